@@ -1,0 +1,42 @@
+"""The dashboard sidebar, built from what each installed app registers in its AppConfig.ready()."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    label: str  # lazy gettext
+    url_name: str
+    icon: str = "circle"
+    capability: str | None = None  # roles.user_can(user, capability) must hold to see it
+    section: str = "main"  # "main" or "settings"
+    order: int = 100
+
+
+_REGISTRY: dict[str, NavItem] = {}
+
+
+def register_nav(item: NavItem) -> None:
+    _REGISTRY[item.key] = item
+
+
+def nav_for(user, current_path: str = "") -> dict[str, list[dict]]:
+    from apps.accounts.roles import user_can
+
+    sections: dict[str, list[dict]] = {"main": [], "settings": []}
+    for item in sorted(_REGISTRY.values(), key=lambda i: (i.order, i.key)):
+        if item.capability and not user_can(user, item.capability):
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue
+        active = current_path == url if url == "/" else current_path.startswith(url)
+        sections.setdefault(item.section, []).append(
+            {"key": item.key, "label": item.label, "url": url, "icon": item.icon, "active": active}
+        )
+    return sections

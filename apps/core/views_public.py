@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def landing(request):
+    return render(request, "core/landing.html")

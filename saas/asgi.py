@@ -1,0 +1,21 @@
+"""ASGI entry point: HTTP through Django (django-tenants picks the schema), WebSockets through
+Channels with the tenant resolved from the Host header."""
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saas.settings.dev")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from saas.routing import websocket_urlpatterns  # noqa: E402
+from tenants.channels import TenantAuthMiddleware  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(TenantAuthMiddleware(URLRouter(websocket_urlpatterns))),
+    }
+)

@@ -1,0 +1,89 @@
+"""WebSocket middleware: resolve the tenant from the Host header, then the user (session cookie or
+JWT), all inside that tenant's schema. Another tenant's session or token never authenticates here.
+
+Sets ``scope["tenant"]`` (or None) and ``scope["user"]`` (AnonymousUser when not authenticated).
+Consumers refuse anonymous users; they wrap later queries in ``tenant_context(scope["tenant"])``.
+"""
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.utils.crypto import constant_time_compare
+from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, remove_www, tenant_context
+
+
+def _header(scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin1")
+    return ""
+
+
+def _resolve_tenant(host: str):
+    hostname = remove_www(host.split(":")[0].lower())
+    domain = (
+        get_tenant_domain_model().objects.select_related("tenant").filter(domain=hostname).first()
+    )
+    if domain is None or domain.tenant.schema_name == get_public_schema_name():
+        return None
+    tenant = domain.tenant
+    tenant.domain_url = hostname
+    return tenant
+
+
+def _user_from_session(session_key: str):
+    from importlib import import_module
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user_id = store.get(SESSION_KEY)
+    if user_id is None or store.get(BACKEND_SESSION_KEY) not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return None
+    # same check as django.contrib.auth.get_user: a password change ends other sessions
+    if not constant_time_compare(store.get(HASH_SESSION_KEY, ""), user.get_session_auth_hash()):
+        return None
+    return user
+
+
+def _user_from_token(raw: str, tenant):
+    from apps.accounts.authentication import user_for_access_token
+
+    return user_for_access_token(raw, schema_name=tenant.schema_name)
+
+
+@database_sync_to_async
+def resolve(scope):
+    tenant = _resolve_tenant(_header(scope, b"host"))
+    if tenant is None:
+        return None, AnonymousUser()
+    if tenant.is_blocked:
+        return tenant, AnonymousUser()
+    with tenant_context(tenant):
+        user = None
+        token = parse_qs(scope.get("query_string", b"").decode()).get("token", [""])[0]
+        if token:
+            user = _user_from_token(token, tenant)
+        else:
+            cookies = SimpleCookie()
+            cookies.load(_header(scope, b"cookie"))
+            morsel = cookies.get(settings.SESSION_COOKIE_NAME)
+            if morsel is not None:
+                user = _user_from_session(morsel.value)
+    return tenant, user or AnonymousUser()
+
+
+class TenantAuthMiddleware:
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        tenant, user = await resolve(scope)
+        scope = {**scope, "tenant": tenant, "user": user}
+        return await self.inner(scope, receive, send)

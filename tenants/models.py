@@ -1,0 +1,53 @@
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_tenants.models import DomainMixin, TenantMixin
+
+from .choices import BLOCKED_STATUSES, TenantStatus
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Use a colour like #7C3AED."))
+
+
+class Tenant(TenantMixin):
+    """One business. ``schema_name`` is its slug; the schema is created by provisioning (cloned)."""
+
+    name = models.CharField(_("name"), max_length=120)
+    status = models.CharField(_("status"), max_length=16, choices=TenantStatus.choices, default=TenantStatus.TRIAL)
+    status_reason = models.CharField(_("status reason"), max_length=255, blank=True)
+    timezone = models.CharField(_("time zone"), max_length=64, default="America/Sao_Paulo")
+    language = models.CharField(_("language"), max_length=8, default="pt-br")
+    logo = models.ImageField(_("logo"), upload_to="branding/", blank=True)
+    primary_color = models.CharField(_("primary colour"), max_length=7, default="#7C3AED", validators=[hex_colour])
+    accent_color = models.CharField(_("accent colour"), max_length=7, default="#EC4899", validators=[hex_colour])
+    policies = models.TextField(_("policies"), blank=True, help_text=_("Delivery, payment, exchange policies..."))
+    plan = models.ForeignKey("billing.Plan", verbose_name=_("plan"), null=True, blank=True, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    # provisioning clones the template schema itself (tenants.services)
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def slug(self) -> str:
+        return self.schema_name
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.status in BLOCKED_STATUSES
+
+
+class Domain(DomainMixin):
+    class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
+
+    def __str__(self):
+        return self.domain
