@@ -1,9 +1,11 @@
-"""Test run: its own embedded PostgreSQL and Redis (var/test) unless the URLs are set."""
+"""Test run: its own embedded PostgreSQL and Redis (var/test, or TEST_VAR_DIR) unless the URLs are set."""
+import os
 from pathlib import Path
 
 from tenants.embedded import ensure_services
 
-ensure_services(Path(__file__).resolve().parent.parent.parent / "var" / "test", dbname="saas")
+_root = Path(__file__).resolve().parent.parent.parent
+ensure_services(Path(os.environ.get("TEST_VAR_DIR") or _root / "var" / "test"), dbname="saas")
 
 from .base import *  # noqa: E402,F403
 
