@@ -1,11 +1,13 @@
 """JWT that belongs to one tenant: every token carries its schema and is refused elsewhere."""
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 SCHEMA_CLAIM = "schema"
@@ -25,8 +27,6 @@ class TenantJWTAuthentication(JWTAuthentication):
 
 def user_for_access_token(raw: str, *, schema_name: str):
     """The active user an access token names, if it is valid for ``schema_name``; else None."""
-    from django.contrib.auth import get_user_model
-
     try:
         token = AccessToken(raw)
     except TokenError:
@@ -51,4 +51,8 @@ class TenantTokenRefreshSerializer(TokenRefreshSerializer):
         except TokenError as exc:
             raise InvalidToken(exc.args[0]) from exc
         _check_schema(refresh, connection.schema_name)
+        user_id = refresh.get(api_settings.USER_ID_CLAIM)
+        if not get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}, is_active=True).exists():
+            # simplejwt would raise DoesNotExist (a 500) for a deleted user
+            raise AuthenticationFailed(_("No active account found for the given token."), code="no_active_account")
         return super().validate(attrs)

@@ -9,6 +9,8 @@ class AccountError(Exception):
         "invitation_used": _("This invitation has already been used."),
         "last_admin": _("The company must keep at least one active Admin."),
         "user_limit": _("Your plan's user limit has been reached."),
+        "self_deactivate": _("You cannot deactivate your own account."),
+        "team_name_taken": _("A team with this name already exists."),
     }
 
     def __init__(self, code: str):
