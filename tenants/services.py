@@ -11,6 +11,7 @@ from django_tenants.utils import schema_context, schema_exists
 from .choices import TenantStatus
 from .errors import TenantError
 from .models import Domain, Tenant
+from .snapshot import replay_into, snapshot_for_current_template
 
 # a DNS label (it becomes <slug>.<BASE_DOMAIN>) and the schema name
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,28}[a-z0-9]$")
@@ -71,7 +72,11 @@ def provision_tenant(
             timezone=timezone,
         )
         Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
-        CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, slug, "DATA")
+        snapshot = snapshot_for_current_template()
+        if snapshot is not None:
+            replay_into(snapshot, slug)
+        else:
+            CloneSchema().clone_schema(settings.TENANT_BASE_SCHEMA, slug, "DATA")
         with schema_context(slug):
             user_create(
                 email=owner_email,

@@ -76,3 +76,46 @@ def test_failure_midway_leaves_no_half_made_schema():
     assert not Tenant.objects.filter(schema_name="half").exists()
     assert not Domain.objects.filter(domain="half.localhost").exists()
     assert not schema_exists("half")
+
+
+def _shape(schema):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT (SELECT count(*) FROM information_schema.columns WHERE table_schema = %(s)s),
+                      (SELECT count(*) FROM pg_indexes WHERE schemaname = %(s)s),
+                      (SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+                        WHERE n.nspname = %(s)s),
+                      (SELECT count(*) FROM information_schema.tables WHERE table_schema = %(s)s)""",
+            {"s": schema},
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db
+def test_replayed_schema_matches_the_template_exactly():
+    from tenants.models import TemplateSnapshot
+    from tenants.snapshot import template_fingerprint
+
+    provision_tenant(name="Delta", slug="delta", owner_email="o@delta.test", owner_password="pw-123456789")
+    connection.set_schema_to_public()
+    # the fast path was used: a snapshot exists for the template's current migration state
+    assert TemplateSnapshot.objects.filter(fingerprint=template_fingerprint()).exists()
+    assert _shape("delta") == _shape("tenant_template")
+    with schema_context("delta"), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations")
+        migrations_in_tenant = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM django_content_type")
+        assert cursor.fetchone()[0] > 0
+    with schema_context("tenant_template"), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations")
+        assert cursor.fetchone()[0] == migrations_in_tenant
+
+
+@pytest.mark.django_db
+def test_stale_snapshot_is_not_used():
+    from tenants.models import TemplateSnapshot
+
+    TemplateSnapshot.objects.all().update(fingerprint="stale")  # as if a migration had changed the template
+    provision_tenant(name="Eps", slug="eps", owner_email="o@eps.test", owner_password="pw-123456789")
+    connection.set_schema_to_public()
+    assert _shape("eps") == _shape("tenant_template")

@@ -37,3 +37,8 @@ class Command(MigrateSchemasCommand):
                 **{**base, "shared": False, "tenant": True, "schema_name": template, "executor": "standard"},
             )
             super().handle(*args, **{**base, "shared": False, "tenant": True})
+            # capture the template's DDL now, so the next provisioning replays it (tenants.snapshot)
+            from tenants.snapshot import snapshot_for_current_template
+
+            connection.set_schema_to_public()
+            snapshot_for_current_template()
