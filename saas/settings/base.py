@@ -10,7 +10,7 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 
-SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me")
+SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-never-use-in-production")
 DEBUG = env.bool("DEBUG", default=False)
 BASE_DOMAIN = env("BASE_DOMAIN", default="localhost")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1"])

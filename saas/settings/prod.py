@@ -6,7 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 for _name in ("SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"):
     if not os.environ.get(_name):
         raise ImproperlyConfigured(f"{_name} must be set in production")
-if os.environ["SECRET_KEY"] == "dev-only-insecure-key-change-me" or len(os.environ["SECRET_KEY"]) < 32:
+if os.environ["SECRET_KEY"] == "dev-only-insecure-key-never-use-in-production" or len(os.environ["SECRET_KEY"]) < 32:
     raise ImproperlyConfigured("SECRET_KEY must be a random value of at least 32 characters")
 if os.environ.get("EMBEDDED_POSTGRES"):
     raise ImproperlyConfigured("production needs a real DATABASE_URL, not the embedded PostgreSQL")

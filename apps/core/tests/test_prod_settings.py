@@ -36,7 +36,7 @@ def test_refuses_to_start_without(missing):
     assert f"{missing} must be set" in result.stderr
 
 
-@pytest.mark.parametrize("key", ["dev-only-insecure-key-change-me", "short"])
+@pytest.mark.parametrize("key", ["dev-only-insecure-key-never-use-in-production", "short"])
 def test_refuses_a_weak_secret_key(key):
     result = run_prod(SETUP, **{**GOOD_ENV, "SECRET_KEY": key})
     assert result.returncode != 0
