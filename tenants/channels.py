@@ -15,7 +15,13 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 from django.utils.crypto import constant_time_compare
-from django_tenants.utils import get_public_schema_name, get_tenant_domain_model, remove_www, schema_context, tenant_context
+from django_tenants.utils import (
+    get_public_schema_name,
+    get_tenant_domain_model,
+    remove_www,
+    schema_context,
+    tenant_context,
+)
 
 
 def _header(scope, name: bytes) -> str:
@@ -70,6 +76,20 @@ def release_connections() -> None:
     for conn in connections.all(initialized_only=True):
         if not conn.in_atomic_block:
             conn.close_if_unusable_or_obsolete()
+
+
+async def run_in_tenant(tenant, func, *args, **kwargs):
+    """From a consumer: run sync ``func`` (ORM work) in ``tenant``'s schema on a worker thread, then
+    release that thread's connection. ``await run_in_tenant(self.scope["tenant"], load, pk)``."""
+
+    def call():
+        try:
+            with tenant_context(tenant):
+                return func(*args, **kwargs)
+        finally:
+            release_connections()
+
+    return await database_sync_to_async(call)()
 
 
 @database_sync_to_async

@@ -1,9 +1,11 @@
 """JWT that belongs to one tenant: every token carries its schema and is refused elsewhere."""
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import update_last_login
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import Throttled
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
@@ -37,6 +39,22 @@ def user_for_access_token(raw: str, *, schema_name: str):
 
 
 class TenantTokenObtainPairSerializer(TokenObtainPairSerializer):
+    def validate(self, attrs):
+        request = self.context.get("request")
+        # emails are stored lower-case (phones like to capitalise the first letter); passed as
+        # ``username`` so django-axes counts failures per email + IP, like the login form does
+        email = attrs[self.username_field].strip().lower()
+        self.user = authenticate(request=request, username=email, password=attrs["password"])
+        if getattr(request, "axes_locked_out", False):
+            raise Throttled(detail=_("Too many failed attempts. For your security this login is locked for 15 "
+                                     "minutes; try again later or reset your password."))
+        if not api_settings.USER_AUTHENTICATION_RULE(self.user):
+            raise AuthenticationFailed(self.error_messages["no_active_account"], "no_active_account")
+        refresh = self.get_token(self.user)
+        if api_settings.UPDATE_LAST_LOGIN:
+            update_last_login(None, self.user)
+        return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
     @classmethod
     def get_token(cls, user) -> RefreshToken:
         token = super().get_token(user)
@@ -56,3 +74,19 @@ class TenantTokenRefreshSerializer(TokenRefreshSerializer):
             # simplejwt would raise DoesNotExist (a 500) for a deleted user
             raise AuthenticationFailed(_("No active account found for the given token."), code="no_active_account")
         return super().validate(attrs)
+
+
+try:  # document the tenant JWT in the OpenAPI schema (/api/schema/) as a bearer token
+    from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+
+    class TenantJWTScheme(SimpleJWTScheme):
+        target_class = "apps.accounts.authentication.TenantJWTAuthentication"
+        name = "tenantJWT"
+
+        def get_security_definition(self, auto_schema):
+            definition = super().get_security_definition(auto_schema)
+            definition["description"] = str(_("Access token from /api/v1/auth/token/, valid on this company's "
+                                               "domain only."))
+            return definition
+except ImportError:  # pragma: no cover - drf-spectacular is a hard dependency today
+    pass
