@@ -6,7 +6,7 @@ import re
 from django.conf import settings
 from django.db import connection, transaction
 from django_tenants.clone import CloneSchema
-from django_tenants.utils import schema_context, schema_exists
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
 from .choices import TenantStatus
 from .errors import TenantError
@@ -95,7 +95,9 @@ def tenant_set_status(*, tenant: Tenant, status: str, reason: str = "") -> Tenan
         raise ValueError(status)
     tenant.status = status
     tenant.status_reason = reason
-    tenant.save(update_fields=["status", "status_reason"])
+    # the tenants table lives in public; callers may be on any schema (admin, tasks, tests)
+    with schema_context(get_public_schema_name()):
+        tenant.save(update_fields=["status", "status_reason"])
     return tenant
 
 
