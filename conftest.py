@@ -96,6 +96,14 @@ def owner_client(tenant, owner):
     return client
 
 
+def as_shown(response, msgid: str) -> str:
+    """``msgid`` as the user reads it: translated into the language the response was rendered in."""
+    from django.utils import translation
+
+    with translation.override(response.headers.get("Content-Language", "pt-br")):
+        return translation.gettext(msgid)
+
+
 def make_user(tenant, *, email, role="agent", password=PASSWORD, name=""):
     from apps.accounts.services import user_create
 

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -89,7 +90,9 @@ def profile(request):
         avatar=data["avatar"] if "avatar" in form.changed_data else None,
         language=data["language"] or None, theme=data["theme"],
     )
-    messages.success(request, _("Your profile was saved."))
+    # confirm in the language the user just chose
+    with translation.override(request.user.language or request.LANGUAGE_CODE):
+        messages.success(request, _("Your profile was saved."))
     return redirect("accounts:profile")
 
 

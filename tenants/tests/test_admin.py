@@ -20,7 +20,7 @@ STAFF_PASSWORD = "owner-pass-12345"
 
 @pytest.fixture
 def staff(db):
-    return user_create(email=STAFF_EMAIL, password=STAFF_PASSWORD, name="SaaS Owner", is_staff=True,
+    return user_create(email=STAFF_EMAIL, password=STAFF_PASSWORD, name="SaaS Owner", is_staff=True, language="en",
                        is_superuser=True)
 
 
