@@ -140,26 +140,17 @@ def main() -> int:
         print(f"public + template migrated in {time.perf_counter() - started:.1f} s "
               f"(template: {tables} tables)", flush=True)
 
-        clone_times = []
-        for i in range(args.clones):
-            seconds = timed(provision_tenant, name=f"Clone {i}", slug=f"clone-{i:03d}",
-                            owner_email=f"owner{i}@clone.test", owner_password="bench-password-1")
-            clone_times.append(seconds)
-            print(f"clone   {i + 1:>3}/{args.clones}: {seconds:.3f} s", flush=True)
+        def series(label: str, func, count: int, prefix: str) -> list[float]:
+            times = []
+            for i in range(count):
+                times.append(timed(func, name=f"{prefix} {i}", slug=f"{prefix.lower()}-{i:03d}",
+                                   owner_email=f"owner{i}@{prefix.lower()}.test", owner_password="bench-password-1"))
+                print(f"{label} {i + 1:>3}/{count}: {times[-1]:.3f} s", flush=True)
+            return times
 
-        migrate_times = []
-        for i in range(args.migrates):
-            seconds = timed(provision_by_migrating, name=f"Migrated {i}", slug=f"migrated-{i:03d}",
-                            owner_email=f"owner{i}@migrated.test", owner_password="bench-password-1")
-            migrate_times.append(seconds)
-            print(f"migrate {i + 1:>3}/{args.migrates}: {seconds:.3f} s", flush=True)
-
-        fallback_times = []
-        for i in range(args.fallbacks):
-            seconds = timed(provision_by_clone_function, name=f"Fallback {i}", slug=f"fallback-{i:03d}",
-                            owner_email=f"owner{i}@fallback.test", owner_password="bench-password-1")
-            fallback_times.append(seconds)
-            print(f"clone_schema() fallback {i + 1:>3}/{args.fallbacks}: {seconds:.3f} s", flush=True)
+        clone_times = series("clone  ", provision_tenant, args.clones, "Clone")
+        migrate_times = series("migrate", provision_by_migrating, args.migrates, "Migrated")
+        fallback_times = series("clone_schema() fallback", provision_by_clone_function, args.fallbacks, "Fallback")
         slugs = ["tenant_template", "clone-000", "migrated-000"] + (["fallback-000"] if fallback_times else [])
         print("schema shape (tables, columns, indexes, constraints):", {slug: schema_shape(slug) for slug in slugs})
 

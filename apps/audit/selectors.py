@@ -52,34 +52,28 @@ class AuditRow:
     ip: str = ""
 
 
-def _changes_qs(filters: AuditFilters):
-    qs = LogEntry.objects.all()
+def _source_qs(model, time_field: str, source: str, filters: AuditFilters):
+    """(source, id, time) rows of one audit source, filtered; both sources share this shape."""
+    qs = model.objects.all()
     if filters.actor_id:
         qs = qs.filter(actor_id=filters.actor_id)
     if filters.date_from:
-        qs = qs.filter(timestamp__date__gte=filters.date_from)
+        qs = qs.filter(**{f"{time_field}__date__gte": filters.date_from})
     if filters.date_to:
-        qs = qs.filter(timestamp__date__lte=filters.date_to)
+        qs = qs.filter(**{f"{time_field}__date__lte": filters.date_to})
     return qs.annotate(
-        src=Value(SOURCE_CHANGES, output_field=CharField()),
+        src=Value(source, output_field=CharField()),
         row_id=F("id"),
-        at=F("timestamp"),
+        at=F(time_field),
     ).values_list("src", "row_id", "at")
+
+
+def _changes_qs(filters: AuditFilters):
+    return _source_qs(LogEntry, "timestamp", SOURCE_CHANGES, filters)
 
 
 def _actions_qs(filters: AuditFilters):
-    qs = ActionLog.objects.all()
-    if filters.actor_id:
-        qs = qs.filter(actor_id=filters.actor_id)
-    if filters.date_from:
-        qs = qs.filter(created_at__date__gte=filters.date_from)
-    if filters.date_to:
-        qs = qs.filter(created_at__date__lte=filters.date_to)
-    return qs.annotate(
-        src=Value(SOURCE_ACTIONS, output_field=CharField()),
-        row_id=F("id"),
-        at=F("created_at"),
-    ).values_list("src", "row_id", "at")
+    return _source_qs(ActionLog, "created_at", SOURCE_ACTIONS, filters)
 
 
 def _merged(filters: AuditFilters):
