@@ -11,6 +11,7 @@ urlpatterns = [
     path("ready", core_views.ready, name="ready"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("hooks/", include("apps.whatsapp.urls_hooks")),
     path("", include("apps.core.urls_public")),
 ]
 if settings.DEBUG:

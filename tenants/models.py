@@ -63,3 +63,24 @@ class TemplateSnapshot(models.Model):
     class Meta:
         verbose_name = _("template snapshot")
         verbose_name_plural = _("template snapshots")
+
+
+class WebhookRoute(models.Model):
+    """Public routing table: a provider webhook's key (in its URL) -> the tenant schema and connection.
+    ``external_id`` (the Cloud API phone_number_id, the Evolution instance name) lets a payload be
+    routed on its own metadata too. Kept in step with apps.whatsapp.Connection by its services."""
+
+    key = models.CharField(max_length=64, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_routes")
+    connection_id = models.PositiveIntegerField()
+    provider = models.CharField(max_length=16)
+    external_id = models.CharField(max_length=120, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("webhook route")
+        verbose_name_plural = _("webhook routes")
+        constraints = [models.UniqueConstraint(fields=["tenant", "connection_id"], name="webhook_route_one_per_connection")]
+
+    def __str__(self):
+        return f"{self.provider}:{self.key[:6]}… -> {self.tenant_id}/{self.connection_id}"

@@ -45,6 +45,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(_("active"), default=True)
     is_staff = models.BooleanField(_("staff"), default=False)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
+    # Inbox: automatic assignment skips unavailable agents and those at their capacity.
+    is_available = models.BooleanField(_("available for new conversations"), default=True)
+    chat_capacity = models.PositiveSmallIntegerField(
+        _("open conversations at most"), default=10, help_text=_("Automatic assignment stops at this number."))
 
     objects = UserManager()
 
@@ -75,6 +79,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=80, unique=True)
     members = models.ManyToManyField(User, related_name="teams", blank=True, verbose_name=_("members"))
+    auto_assign = models.BooleanField(
+        _("assign conversations automatically"), default=False,
+        help_text=_("Oldest waiting conversation first, to the available member with the fewest open ones."))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

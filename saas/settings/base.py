@@ -57,6 +57,9 @@ TENANT_APPS = [
     "apps.accounts",
     "apps.notifications",
     "apps.audit",
+    "apps.crm",
+    "apps.whatsapp",
+    "apps.inbox",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
 
@@ -219,6 +222,35 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+
+# --- WhatsApp and the message path -------------------------------------------------------------
+# Base URL providers use to reach our webhooks (the public domain, https in production).
+WHATSAPP_WEBHOOK_BASE_URL = env("WHATSAPP_WEBHOOK_BASE_URL", default="")
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+# Evolution API v2 server run by the SaaS owner (per-connection overrides live in Connection.config).
+EVOLUTION_API_URL = env("EVOLUTION_API_URL", default="http://127.0.0.1:8080")
+EVOLUTION_API_KEY = env("EVOLUTION_API_KEY", default="")
+# WhatsApp Cloud API (Graph API).
+WHATSAPP_GRAPH_API_URL = env("WHATSAPP_GRAPH_API_URL", default="https://graph.facebook.com")
+WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v21.0")
+WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=15.0)
+# Several quick customer messages within this window become one bot turn (tenants may override).
+MESSAGE_DEBOUNCE_SECONDS = env.float("MESSAGE_DEBOUNCE_SECONDS", default=5.0)
+# Messages per minute per contact (and per connection) that may start turns; excess is stored, flagged.
+RATE_LIMIT_PER_CONTACT_PER_MIN = env.int("RATE_LIMIT_PER_CONTACT_PER_MIN", default=60)
+RATE_LIMIT_PER_CONNECTION_PER_MIN = env.int("RATE_LIMIT_PER_CONNECTION_PER_MIN", default=1200)
+# The sweeper re-enqueues inbound events and outbound messages untouched for this long.
+MESSAGE_SWEEP_AFTER_SECONDS = env.int("MESSAGE_SWEEP_AFTER_SECONDS", default=30)
+INBOX_ATTACHMENT_MAX_BYTES = 16 * 1024 * 1024
+
+CELERY_BEAT_SCHEDULE = {
+    # Each runs in the public schema and fans out one task per live tenant (apps.core.tasks).
+    "message-path-sweep": {
+        "task": "core.fan_out",
+        "schedule": 15.0,
+        "kwargs": {"task_name": "inbox.sweep", "jitter_seconds": 2},
+    },
+}
 
 # --- secrets at rest ----------------------------------------------------------------------------
 # Fernet keys (comma-separated, newest first) for credentials stored in the database.

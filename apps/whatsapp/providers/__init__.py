@@ -1,0 +1,1 @@
+from .base import get_provider, register_provider  # noqa: F401
