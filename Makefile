@@ -32,6 +32,7 @@ test: $(VENV)/.installed-test system-deps
 
 bench: $(VENV)/.installed-test
 	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/provision.py
+	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/ingest.py
 
 migrate: $(VENV)/.installed-run
 	$(PY) manage.py migrate_schemas

@@ -232,7 +232,7 @@ def register_provider(provider: WhatsAppProvider) -> None:
 
 
 def get_provider(name: str) -> WhatsAppProvider:
-    if not _PROVIDERS:
+    if name not in _PROVIDERS:
         from . import cloud_api, evolution, sandbox  # noqa: F401 - each registers itself
     try:
         return _PROVIDERS[name]
