@@ -8,6 +8,8 @@ from apps.core import views as core_views
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("notifications/", include("apps.notifications.api.urls")),
+    path("", include("apps.whatsapp.api.urls")),
+    path("", include("apps.inbox.api.urls")),
 ]
 
 urlpatterns = [
@@ -19,6 +21,8 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("notifications/", include("apps.notifications.urls")),
     path("audit/", include("apps.audit.urls")),
+    path("inbox/", include("apps.inbox.urls")),
+    path("whatsapp/", include("apps.whatsapp.urls")),
     path("", include("apps.core.urls")),
 ]
 if settings.DEBUG:

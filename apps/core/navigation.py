@@ -39,4 +39,10 @@ def nav_for(user, current_path: str = "") -> dict[str, list[dict]]:
         sections.setdefault(item.section, []).append(
             {"key": item.key, "label": item.label, "url": url, "icon": item.icon, "active": active}
         )
+    # only the most specific match is active (/inbox/canned/ is "Canned replies", not also "Inbox")
+    matches = [e for entries in sections.values() for e in entries if e["active"]]
+    if len(matches) > 1:
+        best = max(matches, key=lambda e: len(e["url"]))
+        for entry in matches:
+            entry["active"] = entry is best
     return sections

@@ -185,6 +185,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "WhatsApp sales & service platform API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # several models have a "status" field; give each enum its own stable name
+    "ENUM_NAME_OVERRIDES": {
+        "ConversationStatusEnum": "apps.inbox.models.ConversationStatus",
+        "ConnectionStatusEnum": "apps.whatsapp.models.ConnectionStatus",
+        "MessageStatusEnum": "apps.inbox.models.MessageStatus",
+    },
 }
 
 # --- i18n ---------------------------------------------------------------------------------------
@@ -221,6 +227,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Fail fast when the broker is down: a webhook must answer within a second (its rows are already
+# committed and the sweeper enqueues them later), not wait on kombu's retries or a frozen Redis.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 0, "socket_connect_timeout": 1, "socket_timeout": 2}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- WhatsApp and the message path -------------------------------------------------------------
@@ -242,6 +251,10 @@ RATE_LIMIT_PER_CONNECTION_PER_MIN = env.int("RATE_LIMIT_PER_CONNECTION_PER_MIN",
 # The sweeper re-enqueues inbound events and outbound messages untouched for this long.
 MESSAGE_SWEEP_AFTER_SECONDS = env.int("MESSAGE_SWEEP_AFTER_SECONDS", default=30)
 INBOX_ATTACHMENT_MAX_BYTES = 16 * 1024 * 1024
+# Extra turn handlers by dotted path (added to the apps.inbox.turns registry), e.g. for tests.
+INBOX_TURN_HANDLERS = env.list("INBOX_TURN_HANDLERS", default=[])
+# First delay of the outbound retry backoff (doubles each attempt).
+INBOX_SEND_RETRY_DELAY_SECONDS = env.float("INBOX_SEND_RETRY_DELAY_SECONDS", default=5)
 
 CELERY_BEAT_SCHEDULE = {
     # Each runs in the public schema and fans out one task per live tenant (apps.core.tasks).
