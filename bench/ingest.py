@@ -24,6 +24,7 @@ web RSS < 300 MB.
 from __future__ import annotations
 
 import argparse
+import logging
 import asyncio
 import json
 import os
@@ -142,6 +143,8 @@ async def run_load(*, base: str, public_host: str, ws_port: int, hook_path: str,
     import httpx2
     import websockets
 
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one INFO line per request otherwise
+
     posted_at: dict[str, float] = {}
     seen_at: dict[str, float] = {}
     ws_duplicates = 0
@@ -150,7 +153,9 @@ async def run_load(*, base: str, public_host: str, ws_port: int, hook_path: str,
     async def listen():
         nonlocal ws_duplicates
         # the URL names the tenant's domain (the Host header); the socket goes to 127.0.0.1
-        async with websockets.connect(ws_url, host="127.0.0.1", port=ws_port, max_size=None) as ws:
+        origin = ws_url.replace("ws://", "http://").split("/ws/")[0]  # the origin validator wants one
+        async with websockets.connect(ws_url, host="127.0.0.1", port=ws_port, max_size=None,
+                                      origin=origin) as ws:
             ws_ready.set()
             async for raw in ws:
                 event = json.loads(raw)
@@ -298,7 +303,7 @@ def main() -> int:
         connections.close_all()
 
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "saas.settings.test",
-               "DB_CONN_MAX_AGE": "60"}
+               }
         port = free_port()
         web = start(["-m", "uvicorn", "saas.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                      "--lifespan", "off", "--no-access-log", "--log-level", "warning",

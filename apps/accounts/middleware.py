@@ -13,10 +13,15 @@ class UserLanguageMiddleware:
 
     def __call__(self, request):
         language = self.pick(request)
+        previous = translation.get_language()
         translation.activate(language)
         request.LANGUAGE_CODE = language
-        response = self.get_response(request)
-        response.headers.setdefault("Content-Language", language)
+        try:
+            response = self.get_response(request)
+            response.headers.setdefault("Content-Language", language)
+        finally:
+            # a reused thread must not carry this request's language into unrelated work
+            translation.activate(previous) if previous else translation.deactivate()
         return response
 
     @staticmethod

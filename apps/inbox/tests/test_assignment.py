@@ -16,6 +16,16 @@ from django_tenants.utils import schema_context
 from apps.inbox.tests.helpers_inbox import make_connection, make_contact, make_conversation
 from conftest import make_user
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Stored lines and provider errors are written in the active language (pt-BR by default);
+    these tests read them in English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
 def ago(minutes):
     return timezone.now() - timedelta(minutes=minutes)
 
@@ -66,7 +76,13 @@ def test_fewest_open_conversations_wins_oldest_waiting_first(team_setup):
         assert older.assigned_at is not None and older.team == s["team"]
         line = older.messages.get(type="event")
         assert line.sender_kind == "system" and line.payload["auto"] is True
-        assert line.text == "Assigned to Bia Agent (Vendas) automatically"
+        from django.utils import translation
+
+        from apps.inbox.services.conversations import event_text
+
+        assert line.text == event_text(line.payload)  # stored in the language active at the time
+        with translation.override("en"):  # and shown in each reader's language
+            assert event_text(line.payload) == "Assigned to Bia Agent (Vendas) automatically"
 
 
 @pytest.mark.django_db

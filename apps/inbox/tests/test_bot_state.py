@@ -15,6 +15,16 @@ from apps.inbox.tests.test_outbound import conversation, deliver, send  # noqa: 
 from apps.inbox.tests.test_pipeline import alpha, handler, hook_post, msg, process_all, run_due_turns, sandbox  # noqa: F401
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """Stored lines and provider errors are written in the active language (pt-BR by default);
+    these tests read them in English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def lines(conversation):
     from apps.inbox.models import Message
 

@@ -15,6 +15,16 @@ from django_tenants.utils import schema_context
 from apps.inbox.tests.test_pipeline import alpha, hook_post, msg, process_all, sandbox  # noqa: F401
 from tests.fakes import cloud_api as fake_cloud
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Stored lines and provider errors are written in the active language (pt-BR by default);
+    these tests read them in English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + b"\x00" * 200
 
 

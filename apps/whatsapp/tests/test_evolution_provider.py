@@ -22,6 +22,16 @@ from apps.whatsapp.providers.evolution import WEBHOOK_EVENTS, EvolutionProvider
 from apps.whatsapp.services.connections import connection_create
 from tests.fakes.evolution import FakeEvolution, Payloads
 
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Stored lines and provider errors are written in the active language (pt-BR by default);
+    these tests read them in English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
 pytestmark = pytest.mark.django_db
 
 HOOK_URL = "https://app.example.com/hooks/evolution/some-key/"

@@ -14,6 +14,16 @@ from apps.whatsapp.services.ingest import process_event
 from tests.fakes.evolution import FakeEvolution
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    """Stored lines and provider errors are written in the active language (pt-BR by default);
+    these tests read them in English."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def evo(settings):
     with FakeEvolution(deliver_webhooks=False) as fake:
@@ -85,7 +95,11 @@ def test_from_add_to_connected(owner, owner_client, public_client, api_client, e
     _deliver_and_process(evo, public_client, conn)
     conn = _conn(conn.pk)
     assert conn.status == "disconnected"
-    assert "Reconnect" in conn.last_error  # says what to do
+    # says what to do, in the language the webhook was received in (the default, pt-BR)
+    from django.utils import translation
+
+    with translation.override("pt-br"):
+        assert translation.gettext("Reconnect") in conn.last_error
     card = owner_client.get(f"/whatsapp/connections/{conn.pk}/card/").content.decode()
     assert escape(conn.last_error) in card and 'data-testid="connection-error"' in card
     with schema_context("alpha"):
