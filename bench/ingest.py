@@ -76,10 +76,12 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[index]
 
 
-def start(args: list[str], env: dict) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+def start(args: list[str], env: dict, log: Path | None = None) -> subprocess.Popen:
+    out = open(log, "wb") if log else subprocess.PIPE
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=out,
                             stderr=subprocess.STDOUT, start_new_session=True)
-    threading.Thread(target=lambda: [None for _ in iter(proc.stdout.readline, b"")], daemon=True).start()
+    if not log:
+        threading.Thread(target=lambda: [None for _ in iter(proc.stdout.readline, b"")], daemon=True).start()
     return proc
 
 
@@ -152,23 +154,29 @@ async def run_load(*, base: str, public_host: str, ws_port: int, hook_path: str,
 
     async def listen():
         nonlocal ws_duplicates
-        # the URL names the tenant's domain (the Host header); the socket goes to 127.0.0.1
         origin = ws_url.replace("ws://", "http://").split("/ws/")[0]  # the origin validator wants one
-        async with websockets.connect(ws_url, host="127.0.0.1", port=ws_port, max_size=None,
-                                      origin=origin) as ws:
-            ws_ready.set()
-            async for raw in ws:
-                event = json.loads(raw)
-                if event.get("type") != "message.created":
-                    continue
-                text = event.get("text", "")
-                if not text.startswith("bench "):
-                    continue
-                mid = text.split(" ", 1)[1]
-                if mid in seen_at:
-                    ws_duplicates += 1
-                else:
-                    seen_at[mid] = time.perf_counter()
+        while True:  # like the inbox page: reconnect when the socket drops
+            try:
+                async with websockets.connect(ws_url, host="127.0.0.1", port=ws_port, max_size=None,
+                                              origin=origin, ping_timeout=None) as ws:
+                    ws_ready.set()
+                    async for raw in ws:
+                        event = json.loads(raw)
+                        if event.get("type") != "message.created":
+                            continue
+                        text = event.get("text", "")
+                        if not text.startswith("bench "):
+                            continue
+                        mid = text.split(" ", 1)[1]
+                        if mid in seen_at:
+                            ws_duplicates += 1
+                        else:
+                            seen_at[mid] = time.perf_counter()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                print(f"websocket dropped ({exc!r}); reconnecting", flush=True)
+                await asyncio.sleep(0.2)
 
     listener = asyncio.create_task(listen())
     await asyncio.wait_for(ws_ready.wait(), 15)
@@ -267,6 +275,7 @@ def main() -> int:
     parser.add_argument("--steady-seconds", type=float, default=10)
     parser.add_argument("--web-workers", type=int, default=1)
     parser.add_argument("--celery-concurrency", type=int, default=2)
+    parser.add_argument("--db-pool", type=int, default=8, help="DB_POOL_MAX_SIZE of the web and worker (0: off)")
     args = parser.parse_args()
 
     admin_url = fresh_database()
@@ -302,16 +311,18 @@ def main() -> int:
         connection.set_schema_to_public()
         connections.close_all()
 
+        # the production shape: a connection pool per process (saas/settings/base.py, DB_POOL_MAX_SIZE)
         env = {**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "saas.settings.test",
-               }
+               "DB_POOL_MAX_SIZE": str(args.db_pool), "LOG_LEVEL": "WARNING"}
         port = free_port()
         web = start(["-m", "uvicorn", "saas.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                      "--lifespan", "off", "--no-access-log", "--log-level", "warning",
                      "--workers", str(args.web_workers)], env)
         procs.append(web)
         procs.append(start(["-m", "celery", "-A", "saas", "worker", "--concurrency", str(args.celery_concurrency),
-                            "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel", "WARNING"],
-                           env))
+                            "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel",
+                            os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")],
+                           env, log=ROOT / "var" / "bench" / "worker.log"))
         import urllib.request
 
         deadline = time.monotonic() + 60
