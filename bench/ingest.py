@@ -319,9 +319,13 @@ def main() -> int:
                      "--lifespan", "off", "--no-access-log", "--log-level", "warning",
                      "--workers", str(args.web_workers)], env)
         procs.append(web)
-        procs.append(start(["-m", "celery", "-A", "saas", "worker", "--concurrency", str(args.celery_concurrency),
+        worker_cmd = ["-m", "celery"]
+        if os.environ.get("BENCH_PROFILE_WORKER"):  # cProfile a solo worker: python -m pstats <file>
+            worker_cmd = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE_WORKER"], "-m", "celery"]
+        procs.append(start([*worker_cmd, "-A", "saas", "worker", "--concurrency", str(args.celery_concurrency),
                             "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel",
-                            os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING")],
+                            os.environ.get("BENCH_WORKER_LOGLEVEL", "WARNING"),
+                            *(["--pool", "solo"] if os.environ.get("BENCH_PROFILE_WORKER") else [])],
                            env, log=ROOT / "var" / "bench" / "worker.log"))
         import urllib.request
 

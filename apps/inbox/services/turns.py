@@ -1,6 +1,7 @@
 """Debounced bot turns: each customer message pushes the conversation's ``turn_due_at`` to
-now + debounce and enqueues ``inbox.run_turn`` for that moment; the task that finds the due time
-passed takes every customer message since the last turn into one Turn and hands it to the turn
+now + debounce; the first message of a window enqueues ``inbox.run_turn`` for that moment, and a
+task that finds the window extended re-enqueues itself for the new due time. The task that finds
+the due time passed takes every customer message since the last turn into one Turn and hands it to the turn
 hook (``apps.inbox.turns``). The sweep runs turns whose task was lost."""
 from __future__ import annotations
 
@@ -27,8 +28,14 @@ def debounce_seconds() -> float:
 def turn_schedule(conversation: Conversation) -> None:
     """(Re)start the conversation's debounce window; the turn runs when it closes."""
     delay = debounce_seconds()
-    conversation.turn_due_at = timezone.now() + timedelta(seconds=delay)
+    now = timezone.now()
+    # one task per window, not per message: while a window is open its task is already waiting
+    # (and re-enqueues itself for the extended due time), so a burst of N messages costs one task
+    window_open = conversation.turn_due_at is not None and conversation.turn_due_at > now
+    conversation.turn_due_at = now + timedelta(seconds=delay)
     conversation.save(update_fields=["turn_due_at"])
+    if window_open:
+        return
     schema = db_connection.schema_name
     conversation_id = conversation.pk
     transaction.on_commit(lambda: enqueue_turn(conversation_id, countdown=delay, schema=schema))
@@ -99,7 +106,12 @@ def turn_run(conversation_id: int) -> Turn | None:
     with transaction.atomic():
         conversation = (Conversation.objects.select_for_update(of=("self",)).select_related("connection")
                         .filter(pk=conversation_id).first())
-        if conversation is None or conversation.turn_due_at is None or conversation.turn_due_at > now:
+        if conversation is None or conversation.turn_due_at is None:
+            return None
+        if conversation.turn_due_at > now:  # the window was extended by a later message: wait for it
+            remaining = (conversation.turn_due_at - now).total_seconds()
+            schema = db_connection.schema_name
+            transaction.on_commit(lambda: enqueue_turn(conversation_id, countdown=remaining, schema=schema))
             return None
         conversation.turn_due_at = None
         conversation.save(update_fields=["turn_due_at"])
