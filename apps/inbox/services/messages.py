@@ -469,14 +469,22 @@ def status_apply(update) -> Message | None:
     with transaction.atomic():
         message = Message.objects.select_for_update().filter(provider_message_id=update.provider_message_id).first()
         if message is None:
-            try:
-                uid = uuid.UUID(str(update.provider_message_id))
-            except ValueError:
-                uid = None
-            if uid is not None:
+            for candidate in (getattr(update, "callback_data", ""), update.provider_message_id):
+                try:
+                    uid = uuid.UUID(str(candidate))
+                except ValueError:
+                    continue
                 message = Message.objects.select_for_update().filter(uid=uid).first()
+                if message is not None:
+                    break
         if message is None:
             return None
+        if (message.direction == Direction.OUT and not message.provider_message_id
+                and message.status in (MessageStatus.QUEUED, MessageStatus.SENDING)
+                and update.provider_message_id and status != MessageStatus.FAILED):
+            # the provider has it although our send never heard back (timeout): record it as sent,
+            # so a pending retry finds the row done instead of sending a second copy
+            _mark_sent(message, update.provider_message_id)
         if message.direction != Direction.OUT:
             return message
         at = _ts(update.timestamp)

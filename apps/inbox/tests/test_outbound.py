@@ -368,3 +368,37 @@ def test_sweep_finds_stuck_sends_but_not_scheduled_ones(conversation, settings):
     assert deliver(stuck) == "sent"
     with schema_context("alpha"):
         assert stuck.pk not in stuck_outbound()
+
+
+def test_cloud_status_echoing_our_uid_stops_a_resend_after_a_timeout(cloud_conversation, graph):
+    """Graph took the message but our call timed out: the status webhook carries our uid in
+    biz_opaque_callback_data, so the row is recorded as sent and the pending retry sends nothing."""
+    from apps.inbox.services.messages import status_apply
+    from apps.whatsapp.providers import get_provider
+    from apps.whatsapp.providers.base import StatusUpdate
+
+    message = send(cloud_conversation, sender_kind="ai", text="Seu pedido saiu")
+    payload = fake_cloud.webhook_payload(fake_cloud.change_value(
+        statuses=[fake_cloud.status_event("wamid.TIMEDOUT", "sent", callback_data=str(message.uid))]))
+    with schema_context("alpha"):
+        # the outcome of the first attempt is unknown: back in the queue, one attempt spent
+        type(message).objects.filter(pk=message.pk).update(status="queued", send_attempts=1)
+        [item] = get_provider("cloud_api").parse_webhook(cloud_conversation.connection, payload)
+        status_apply(StatusUpdate.from_dict(item.data))
+        message.refresh_from_db()
+    assert (message.status, message.provider_message_id) == ("sent", "wamid.TIMEDOUT")
+    assert deliver(message) == "done"
+    assert graph.calls("POST", "/messages") == []  # no second copy
+
+
+def test_without_the_echo_a_queued_retry_still_sends(cloud_conversation, graph):
+    """The failing side of the above: an unrelated status does not mark our row, and it is sent."""
+    from apps.inbox.services.messages import status_apply
+    from apps.whatsapp.providers.base import StatusUpdate
+
+    message = send(cloud_conversation, sender_kind="ai", text="Seu pedido saiu")
+    with schema_context("alpha"):
+        assert status_apply(StatusUpdate(provider_message_id="wamid.OTHER", status="sent", timestamp=0,
+                                         callback_data="not-a-uid")) is None
+    assert deliver(message) == "sent"
+    assert len(graph.calls("POST", "/messages")) == 1

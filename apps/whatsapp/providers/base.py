@@ -84,6 +84,9 @@ class StatusUpdate:
     timestamp: float
     error: str = ""
     recipient: str = ""
+    # Our OutboundMessage.uid when the provider echoes it (Cloud API biz_opaque_callback_data): it
+    # ties a status to our row even when the send's answer never reached us.
+    callback_data: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)

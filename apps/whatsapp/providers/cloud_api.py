@@ -250,7 +250,8 @@ class CloudApiProvider(WhatsAppProvider):
                 continue  # e.g. "deleted", "warning": nothing to show on a tick
             update = StatusUpdate(provider_message_id=str(raw["id"]), status=status,
                                   timestamp=_timestamp(raw.get("timestamp")),
-                                  error=self._status_error(raw), recipient=str(raw.get("recipient_id") or ""))
+                                  error=self._status_error(raw), recipient=str(raw.get("recipient_id") or ""),
+                                  callback_data=str(raw.get("biz_opaque_callback_data") or ""))
             items.append(WebhookItem(kind="status", dedup_key=f"status:{raw['id']}:{status}", data=update.to_dict()))
         return items
 
