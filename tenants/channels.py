@@ -128,3 +128,23 @@ class TenantAuthMiddleware:
         tenant, user = await resolve(scope)
         scope = {**scope, "tenant": tenant, "user": user}
         return await self.inner(scope, receive, send)
+
+
+# Close codes every tenant socket uses when it refuses a connection.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_BLOCKED = 4403
+CLOSE_NO_TENANT = 4404
+
+
+def refusal(scope) -> int | None:
+    """The close code a tenant socket must refuse ``scope`` with (unknown tenant, blocked tenant,
+    anonymous user), or None when the connection may go on."""
+    tenant = scope.get("tenant")
+    user = scope.get("user")
+    if tenant is None:
+        return CLOSE_NO_TENANT
+    if tenant.is_blocked:
+        return CLOSE_BLOCKED
+    if user is None or not user.is_authenticated:
+        return CLOSE_UNAUTHENTICATED
+    return None

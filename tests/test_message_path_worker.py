@@ -137,9 +137,6 @@ class Worker:
             print(b"".join(self.output).decode(errors="replace"))
 
 
-FAST_FAIL = {"max_retries": 0, "socket_connect_timeout": 1, "socket_timeout": 2}
-
-
 @pytest.fixture(scope="module")
 def broker(django_db_setup, tmp_path_factory):
     from saas.celery import app
@@ -147,9 +144,10 @@ def broker(django_db_setup, tmp_path_factory):
     broker = Broker(tmp_path_factory.mktemp("broker"))
     broker.start()
     previous = (app.conf.broker_url, dict(app.conf.broker_transport_options or {}))
-    # the web side of the test sends to our broker; the transport options make a dead broker fail
-    # a send at once (see the report: the same options belong in the settings)
-    _point_app_at(broker.url, FAST_FAIL)
+    # the web side of the test sends to our broker, keeping the settings' fail-fast transport options
+    # (CELERY_BROKER_TRANSPORT_OPTIONS), so a dead broker fails a send at once
+    assert previous[1].get("socket_connect_timeout") == 1
+    _point_app_at(broker.url, previous[1])
     try:
         yield broker
     finally:

@@ -1,23 +1,20 @@
 """The inbox socket (``ws/inbox/``): announces ``message.created``, ``message.updated``,
 ``conversation.updated`` and ``connection.updated`` of the socket's own tenant to staff who may
-use the inbox (``{"type": <event>, **data}``; a message's own type travels as ``message_type``), and only about conversations the user may see (the rule of
-``selectors.conversation_visible_to``). Announcements only: the page re-reads what changed, and
-re-reads everything since its last message after a reconnect."""
+use the inbox (``{"type": <event>, **data}``; a message's own type travels as ``message_type``),
+and only about conversations the user may see (the rule of ``selectors.conversation_visible_to``,
+applied to the assignee and team each event carries). Announcements only: the page re-reads what
+changed, and re-reads everything since its last message after a reconnect."""
 from __future__ import annotations
 
 import time
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from tenants.channels import run_in_tenant
+from tenants.channels import CLOSE_BLOCKED as CLOSE_FORBIDDEN
+from tenants.channels import CLOSE_NO_TENANT, CLOSE_UNAUTHENTICATED, refusal, run_in_tenant  # noqa: F401
 
 from . import events
 
-CLOSE_NO_TENANT = 4404
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-
-LOOKUP_TTL = 10.0  # seconds a conversation's (assignee, team) is trusted for message events
 TEAMS_TTL = 60.0  # seconds the user's team ids are trusted
 CACHE_MAX = 2000
 
@@ -28,12 +25,6 @@ def _team_ids(user_id: int) -> set[int]:
     return user_team_ids(user_id)
 
 
-def _conversation_owner(conversation_id: int):
-    from .models import Conversation
-
-    return Conversation.objects.filter(pk=conversation_id).values_list("assignee_id", "team_id").first()
-
-
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     group_name: str | None = None
 
@@ -41,24 +32,18 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         from .selectors import inbox_can_access
         from apps.accounts.roles import user_can
 
-        tenant = self.scope.get("tenant")
-        user = self.scope.get("user")
-        if tenant is None:
-            await self.close(code=CLOSE_NO_TENANT)
+        code = refusal(self.scope)
+        if code is not None:
+            await self.close(code=code)
             return
-        if tenant.is_blocked:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
+        tenant, user = self.scope["tenant"], self.scope["user"]
         if not inbox_can_access(user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.tenant = tenant
         self.user = user
         self.view_all = user_can(user, "conversations.view_all")
-        self.owners: dict[int, tuple[int | None, int | None, float]] = {}
+        self.owners: dict[int, tuple[int | None, int | None]] = {}
         self.teams: set[int] = set()
         self.teams_at = 0.0
         if not self.view_all:
@@ -91,31 +76,29 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     def _remember(self, conversation_id: int, assignee_id, team_id) -> None:
         if len(self.owners) >= CACHE_MAX:
             self.owners.clear()
-        self.owners[conversation_id] = (assignee_id, team_id, time.monotonic())
+        self.owners[conversation_id] = (assignee_id, team_id)
 
     async def _may_see(self, name: str, data: dict) -> bool:
         if self.view_all or name == events.CONNECTION_UPDATED:
             return True
         if time.monotonic() - self.teams_at > TEAMS_TTL:
             await self._refresh_teams()
+        # every conversation and message event carries its conversation's assignee and team
+        assignee_id, team_id = data.get("assignee_id"), data.get("team_id")
         if name == events.CONVERSATION_UPDATED:
             conversation_id = data.get("id")
             before = self.owners.get(conversation_id)
-            assignee_id, team_id = data.get("assignee_id"), data.get("team_id")
             self._remember(conversation_id, assignee_id, team_id)
             # also tell whoever could see it until now, so their list drops it
-            return self._visible(assignee_id, team_id) or (before is not None and self._visible(*before[:2]))
+            return self._visible(assignee_id, team_id) or (before is not None and self._visible(*before))
         conversation_id = data.get("conversation_id")
         if conversation_id is None:
             return False
-        known = self.owners.get(conversation_id)
-        if known is None or time.monotonic() - known[2] > LOOKUP_TTL:
-            owner = await run_in_tenant(self.tenant, _conversation_owner, conversation_id)
-            if owner is None:
-                return False
-            self._remember(conversation_id, *owner)
-            known = self.owners[conversation_id]
-        return self._visible(known[0], known[1])
+        if not self._visible(assignee_id, team_id):
+            return False
+        # what this user last knew of the conversation: a later reassignment tells them once
+        self._remember(conversation_id, assignee_id, team_id)
+        return True
 
     async def inbox_event(self, event):
         name, data = event.get("event"), event.get("data") or {}

@@ -41,9 +41,23 @@ def publish(event: str, data: dict, *, schema_name: str | None = None) -> None:
     transaction.on_commit(lambda: _send(group, event, data))
 
 
+def _conversation_owner(message) -> tuple[int | None, int | None]:
+    """(assignee, team) of the message's conversation: who may hear of it. Read once here, where
+    the event is made, rather than by every listening socket."""
+    from .models import Conversation, Message
+
+    if Message.conversation.is_cached(message):
+        return message.conversation.assignee_id, message.conversation.team_id
+    owner = Conversation.objects.filter(pk=message.conversation_id).values_list("assignee_id", "team_id").first()
+    return owner or (None, None)
+
+
 def message_data(message) -> dict:
+    assignee_id, team_id = _conversation_owner(message)
     return {
         "id": message.pk,
+        "assignee_id": assignee_id,
+        "team_id": team_id,
         "conversation_id": message.conversation_id,
         "direction": message.direction,
         "sender_kind": message.sender_kind,

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import events
+from tenants.channels import CLOSE_BLOCKED, CLOSE_NO_TENANT, CLOSE_UNAUTHENTICATED, refusal  # noqa: F401
 
-CLOSE_NO_TENANT = 4404
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_BLOCKED = 4403
+from . import events
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):
@@ -18,18 +16,11 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):
     group_name: str | None = None
 
     async def connect(self):
-        tenant = self.scope.get("tenant")
-        user = self.scope.get("user")
-        if tenant is None:
-            await self.close(code=CLOSE_NO_TENANT)
+        code = refusal(self.scope)
+        if code is not None:
+            await self.close(code=code)
             return
-        if tenant.is_blocked:
-            await self.close(code=CLOSE_BLOCKED)
-            return
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        self.group_name = events.user_group(tenant.schema_name, user.pk)
+        self.group_name = events.user_group(self.scope["tenant"].schema_name, self.scope["user"].pk)
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
 

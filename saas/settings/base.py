@@ -122,11 +122,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 # connections leak; a per-process pool (psycopg_pool) reuses connections instead of opening one per
 # request. django-tenants resets its search_path tracking on close, so a pooled connection always
 # gets the right schema. DB_POOL_MAX_SIZE=0 turns it off.
+def use_connection_pool(database: dict, max_size: int) -> None:
+    """Give ``database`` a psycopg_pool of ``max_size`` connections (nothing when 0)."""
+    if max_size > 0:
+        database["CONN_MAX_AGE"] = 0  # Django requires it with a pool
+        database.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1, "max_size": max_size, "timeout": env.float("DB_POOL_TIMEOUT", default=10)}
+
+
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=0)
-if DB_POOL_MAX_SIZE > 0:
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django requires it with a pool
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": env.float("DB_POOL_TIMEOUT", default=10)}
+use_connection_pool(DATABASES["default"], DB_POOL_MAX_SIZE)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

@@ -31,8 +31,6 @@ SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 # production uses a per-process pool instead (see base.py); DB_POOL_MAX_SIZE=0 falls back to them.
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)  # noqa: F405
 if DB_POOL_MAX_SIZE > 0:
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {  # noqa: F405
-        "min_size": 1, "max_size": DB_POOL_MAX_SIZE, "timeout": env.float("DB_POOL_TIMEOUT", default=10)}  # noqa: F405
+    use_connection_pool(DATABASES["default"], DB_POOL_MAX_SIZE)  # noqa: F405
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)  # noqa: F405

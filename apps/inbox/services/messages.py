@@ -267,12 +267,7 @@ def enqueue_send(message_id: int, *, countdown: float = 0, schema: str | None = 
 
 def send_retry_delay(retries: int) -> float:
     """Exponential backoff with jitter for attempt ``retries`` (0-based), capped at 10 minutes."""
-    base = getattr(settings, "INBOX_SEND_RETRY_DELAY_SECONDS", None)
-    if base is None:
-        import os
-
-        base = float(os.environ.get("INBOX_SEND_RETRY_DELAY_SECONDS", "5"))
-    delay = min(float(base) * (2 ** retries), 600.0)
+    delay = min(settings.INBOX_SEND_RETRY_DELAY_SECONDS * (2 ** retries), 600.0)
     return delay * random.uniform(0.8, 1.2)
 
 
@@ -469,7 +464,7 @@ def status_apply(update) -> Message | None:
     with transaction.atomic():
         message = Message.objects.select_for_update().filter(provider_message_id=update.provider_message_id).first()
         if message is None:
-            for candidate in (getattr(update, "callback_data", ""), update.provider_message_id):
+            for candidate in (update.callback_data, update.provider_message_id):
                 try:
                     uid = uuid.UUID(str(candidate))
                 except ValueError:

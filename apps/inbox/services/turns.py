@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import traceback
 from datetime import timedelta
 
@@ -64,9 +63,7 @@ _loaded: dict[str, object] = {}
 def _configured_handlers() -> list:
     """Handlers named in settings.INBOX_TURN_HANDLERS (env ``INBOX_TURN_HANDLERS``, comma-separated
     dotted paths to a handler object or class), loaded once, after the registered ones."""
-    paths = getattr(settings, "INBOX_TURN_HANDLERS", None)
-    if paths is None:
-        paths = [p.strip() for p in os.environ.get("INBOX_TURN_HANDLERS", "").split(",") if p.strip()]
+    paths = settings.INBOX_TURN_HANDLERS
     handlers = []
     for path in paths:
         if path not in _loaded:

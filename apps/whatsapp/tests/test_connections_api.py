@@ -13,25 +13,8 @@ from apps.whatsapp.models import Connection, Provider
 from apps.whatsapp.services import connections as services
 from conftest import PASSWORD, host_of, make_user
 from tests.fakes import cloud_api as fake_cloud
-from tests.fakes.evolution import FakeEvolution
 
 API = "/api/v1/connections/"
-
-
-@pytest.fixture
-def evo(settings):
-    with FakeEvolution(deliver_webhooks=False) as fake:
-        settings.EVOLUTION_API_URL = fake.url
-        settings.EVOLUTION_API_KEY = fake.api_key
-        yield fake
-
-
-@pytest.fixture
-def graph(settings):
-    with fake_cloud.FakeGraphApi() as fake:
-        settings.WHATSAPP_GRAPH_API_URL = fake.url
-        settings.WHATSAPP_GRAPH_API_VERSION = fake.version
-        yield fake
 
 
 def _jwt_client(tenant, email) -> APIClient:

@@ -13,16 +13,7 @@ from apps.whatsapp.models import Connection, ConnectionStatus, Provider
 from apps.whatsapp.providers.base import ConnectionUpdate
 from apps.whatsapp.services import connections as services
 from apps.whatsapp.urls_util import webhook_url
-from tests.fakes.evolution import FakeEvolution
 from tenants.models import WebhookRoute
-
-
-@pytest.fixture
-def evo(settings):
-    with FakeEvolution(deliver_webhooks=False) as fake:
-        settings.EVOLUTION_API_URL = fake.url
-        settings.EVOLUTION_API_KEY = fake.api_key
-        yield fake
 
 
 def _closed_port() -> str:

@@ -11,7 +11,6 @@ from django_tenants.utils import schema_context
 from apps.notifications.models import Notification
 from apps.whatsapp.models import Connection, InboundEvent
 from apps.whatsapp.services.ingest import process_event
-from tests.fakes.evolution import FakeEvolution
 
 
 @pytest.fixture(autouse=True)
@@ -22,14 +21,6 @@ def _english():
 
     with translation.override("en"):
         yield
-
-
-@pytest.fixture
-def evo(settings):
-    with FakeEvolution(deliver_webhooks=False) as fake:
-        settings.EVOLUTION_API_URL = fake.url
-        settings.EVOLUTION_API_KEY = fake.api_key
-        yield fake
 
 
 def _deliver_and_process(evo, public_client, conn) -> None:
