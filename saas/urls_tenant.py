@@ -10,6 +10,8 @@ api_v1 = [
     path("notifications/", include("apps.notifications.api.urls")),
     path("", include("apps.whatsapp.api.urls")),
     path("", include("apps.inbox.api.urls")),
+    path("knowledge/", include("apps.knowledge.api.urls")),
+    path("ai/", include("apps.agents.api.urls")),
 ]
 
 urlpatterns = [
@@ -23,6 +25,8 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("inbox/", include("apps.inbox.urls")),
     path("whatsapp/", include("apps.whatsapp.urls")),
+    path("knowledge/", include("apps.knowledge.urls")),
+    path("ai/", include("apps.agents.urls")),
     path("", include("apps.core.urls")),
 ]
 if settings.DEBUG:

@@ -20,6 +20,13 @@ class Tenant(TenantMixin):
     primary_color = models.CharField(_("primary colour"), max_length=7, default="#7C3AED", validators=[hex_colour])
     accent_color = models.CharField(_("accent colour"), max_length=7, default="#EC4899", validators=[hex_colour])
     policies = models.TextField(_("policies"), blank=True, help_text=_("Delivery, payment, exchange policies..."))
+    # A conversation handed to humans with no human activity for this long returns to the AI (0: never).
+    bot_return_hours = models.PositiveSmallIntegerField(_("return to the AI after (hours without staff)"),
+                                                        default=24)
+    # Message content older than this is deleted by a nightly job (0 keeps everything).
+    message_retention_days = models.PositiveIntegerField(_("keep message content for (days)"), default=30)
+    # "YYYY-MM" of the month the admin was told the AI quota ran out (told once a month).
+    ai_quota_notified_month = models.CharField(max_length=7, blank=True)
     plan = models.ForeignKey("billing.Plan", verbose_name=_("plan"), null=True, blank=True, on_delete=models.PROTECT)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

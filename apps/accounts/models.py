@@ -46,6 +46,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("staff"), default=False)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
     # Inbox: automatic assignment skips unavailable agents and those at their capacity.
+    notify_by_email = models.BooleanField(_("also email me hand-offs and pending conversations"), default=False)
     is_available = models.BooleanField(_("available for new conversations"), default=True)
     chat_capacity = models.PositiveSmallIntegerField(
         _("open conversations at most"), default=10, help_text=_("Automatic assignment stops at this number."))

@@ -38,3 +38,23 @@ LIMIT_FIELDS = {
     "knowledge_chars_per_document": "knowledge_chars_per_document",
     "retention_days": "retention_days",
 }
+
+
+class TenantUsageDaily(models.Model):
+    """Roll-up of each tenant's AI usage per day (from the tenant schema's agents.UsageDaily), for the
+    SaaS owner's panel."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="usage_days")
+    date = models.DateField(_("date"))
+    ai_turns = models.PositiveIntegerField(_("AI turns"), default=0)
+    prompt_tokens = models.PositiveBigIntegerField(_("prompt tokens"), default=0)
+    completion_tokens = models.PositiveBigIntegerField(_("completion tokens"), default=0)
+    cost = models.DecimalField(_("estimated cost (US$)"), max_digits=14, decimal_places=6, default=0)
+    handoffs = models.PositiveIntegerField(_("hand-offs"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("AI usage (per tenant and day)")
+        verbose_name_plural = _("AI usage (per tenant and day)")
+        ordering = ["-date", "tenant_id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "date"], name="billing_usage_one_per_day")]

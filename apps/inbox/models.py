@@ -154,6 +154,8 @@ class Message(models.Model):
     rate_limited = models.BooleanField(default=False)
     turn = models.ForeignKey(Turn, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Set when the retention job deleted this message's content (text, media, payload).
+    purged_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
@@ -187,3 +189,19 @@ class CannedReply(models.Model):
 
     def __str__(self):
         return f"/{self.shortcut}"
+
+
+class RetentionRun(models.Model):
+    """One run of the retention job: what it deleted, for the tenant's record."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cutoff = models.DateTimeField()
+    messages_purged = models.PositiveIntegerField(default=0)
+    decisions_purged = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("retention run")
+        verbose_name_plural = _("retention runs")
+        ordering = ["-started_at"]

@@ -36,3 +36,19 @@ def unregister_turn_handler(name: str) -> None:
 
 def turn_handlers() -> list[TurnHandler]:
     return list(_HANDLERS)
+
+
+# Hooks called when the sweep returns a conversation to the bot on its own (the due time passed):
+# ``hook(conversation, previous_state)``, inside the transaction that holds the conversation's
+# lock, so whatever a hook sends happens exactly once per return. The AI assistant registers
+# one that sends its "I'm back" message and emails the team about customers nobody answered.
+_RESUME_HOOKS: list = []
+
+
+def register_resume_hook(hook) -> None:
+    if hook not in _RESUME_HOOKS:
+        _RESUME_HOOKS.append(hook)
+
+
+def resume_hooks() -> list:
+    return list(_RESUME_HOOKS)

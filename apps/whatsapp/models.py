@@ -58,7 +58,8 @@ class Connection(models.Model):
     default_team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="+", verbose_name=_("default team"))
     # The default AI assistant (apps.agents, issue #4 turns this into a foreign key).
-    default_agent_id = models.PositiveIntegerField(_("default AI assistant"), null=True, blank=True)
+    default_assistant = models.ForeignKey("agents.Assistant", null=True, blank=True, on_delete=models.SET_NULL,
+                                          related_name="connections", verbose_name=_("default AI assistant"))
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)

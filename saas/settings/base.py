@@ -3,6 +3,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -60,6 +61,8 @@ TENANT_APPS = [
     "apps.crm",
     "apps.whatsapp",
     "apps.inbox",
+    "apps.knowledge",
+    "apps.agents",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
 
@@ -270,12 +273,44 @@ INBOX_TURN_HANDLERS = env.list("INBOX_TURN_HANDLERS", default=[])
 # First delay of the outbound retry backoff (doubles each attempt).
 INBOX_SEND_RETRY_DELAY_SECONDS = env.float("INBOX_SEND_RETRY_DELAY_SECONDS", default=5)
 
+# --- AI assistants and the knowledge base ------------------------------------------------------
+# Characters per knowledge document (the plan's knowledge_chars_per_document may raise it).
+KNOWLEDGE_MAX_DOCUMENT_CHARS = env.int("KNOWLEDGE_MAX_DOCUMENT_CHARS", default=50_000)
+KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=10 * 1024 * 1024)
+# URL import: time and size caps of one fetch (redirects are re-checked against private addresses).
+KNOWLEDGE_URL_TIMEOUT_SECONDS = env.float("KNOWLEDGE_URL_TIMEOUT_SECONDS", default=10)
+KNOWLEDGE_URL_MAX_BYTES = env.int("KNOWLEDGE_URL_MAX_BYTES", default=5 * 1024 * 1024)
+# Tests point URL imports at a local server; production never allows private addresses.
+KNOWLEDGE_URL_ALLOW_PRIVATE = False
+KNOWLEDGE_CHUNK_CHARS = 800
+KNOWLEDGE_CHUNK_OVERLAP = 160
+# An AI turn: at most this many model<->tool round trips; backoff before the one retry.
+AI_MAX_TOOL_STEPS = 4
+AI_RETRY_BACKOFF_SECONDS = env.float("AI_RETRY_BACKOFF_SECONDS", default=2.0)
+# Longest WhatsApp message the assistant sends in one piece; longer replies are split.
+AI_REPLY_MAX_CHARS = 1000
+
 CELERY_BEAT_SCHEDULE = {
     # Each runs in the public schema and fans out one task per live tenant (apps.core.tasks).
     "message-path-sweep": {
         "task": "core.fan_out",
         "schedule": 15.0,
         "kwargs": {"task_name": "inbox.sweep", "jitter_seconds": 2},
+    },
+    "knowledge-sweep": {  # ingestions whose task was lost
+        "task": "core.fan_out",
+        "schedule": 60.0,
+        "kwargs": {"task_name": "knowledge.sweep", "jitter_seconds": 10},
+    },
+    "ai-usage-rollup": {  # tenant usage -> public schema, for the SaaS owner's panel
+        "task": "core.fan_out",
+        "schedule": 300.0,
+        "kwargs": {"task_name": "agents.usage_rollup", "jitter_seconds": 60},
+    },
+    "message-retention": {  # nightly: delete message content older than the tenant's retention
+        "task": "core.fan_out",
+        "schedule": crontab(hour=3, minute=30),
+        "kwargs": {"task_name": "agents.retention", "jitter_seconds": 600},
     },
 }
 

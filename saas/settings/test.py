@@ -12,3 +12,4 @@ from .base import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CSRF_TRUSTED_ORIGINS = ["http://*.localhost", "http://localhost"]
+AI_RETRY_BACKOFF_SECONDS = 0.05

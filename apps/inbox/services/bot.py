@@ -21,6 +21,33 @@ def _locked(conversation: Conversation) -> Conversation:
     return conversation
 
 
+def human_idle_due(now: datetime | None = None) -> datetime | None:
+    """When a conversation with humans in charge returns to the AI if no staff act before then:
+    the tenant's ``bot_return_hours`` after ``now`` (None when the tenant turned it off)."""
+    from datetime import timedelta
+
+    from django.db import connection as db_connection
+
+    from tenants.models import Tenant
+
+    hours = (Tenant.objects.filter(schema_name=db_connection.schema_name)
+             .values_list("bot_return_hours", flat=True).first())
+    if not hours:
+        return None
+    return (now or timezone.now()) + timedelta(hours=hours)
+
+
+def bot_touch_human_activity(conversation: Conversation) -> None:
+    """Staff acted in a conversation humans are handling: the 24 h return clock starts again.
+    (Caller holds the conversation's lock.)"""
+    if conversation.bot_state not in (BotState.WAITING_HUMAN, BotState.HUMAN_ACTIVE):
+        return
+    due = human_idle_due()
+    if conversation.bot_resume_at != due:
+        conversation.bot_resume_at = due
+        conversation.save(update_fields=["bot_resume_at"])
+
+
 def _who(user) -> str:
     if user is None:
         return _("the system")
@@ -68,7 +95,7 @@ def bot_resume(conversation: Conversation, user=None) -> Conversation:
 def bot_handoff(conversation: Conversation, reason: str = "", team=None) -> Conversation:
     """The bot hands the customer to humans: waiting_human, and the first-response clock starts."""
     _locked(conversation)
-    fields = {"waiting_since": timezone.now(), "bot_resume_at": None}
+    fields = {"waiting_since": timezone.now(), "bot_resume_at": human_idle_due()}
     if team is not None:
         fields["team"] = team
     if team is not None:
@@ -96,7 +123,7 @@ def bot_set_human_active(conversation: Conversation, user=None) -> Conversation:
     else:
         text = _("A human is answering; the bot is quiet")
     _set(conversation, BotState.HUMAN_ACTIVE, text=text, event="human_active",
-         extra={"user_id": getattr(user, "pk", None)})
+         extra={"user_id": getattr(user, "pk", None)}, fields={"bot_resume_at": human_idle_due()})
     return conversation
 
 
@@ -133,7 +160,12 @@ def bot_resume_due(*, now: datetime | None = None) -> int:
                 conversation.bot_resume_at = None
                 conversation.save(update_fields=["bot_resume_at"])
                 continue
+            previous = conversation.bot_state
             _set(conversation, BotState.AI_ACTIVE, text=_("The bot is back"), event="bot_resumed_auto",
                  fields={"bot_resume_at": None})
+            from ..turns import resume_hooks
+
+            for hook in resume_hooks():
+                hook(conversation, previous)
             done += 1
     return done

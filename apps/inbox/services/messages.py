@@ -217,10 +217,12 @@ def message_send(conversation, *, sender_kind: str, text: str = "", user=None, t
                 pass  # answering does not reopen; staff choose the status
             if fields:
                 locked.save(update_fields=fields)
-            if locked.bot_state != BotState.HUMAN_ACTIVE:
-                from .bot import bot_set_human_active
+            from .bot import bot_set_human_active, bot_touch_human_activity
 
+            if locked.bot_state != BotState.HUMAN_ACTIVE:
                 bot_set_human_active(locked, user)
+            else:
+                bot_touch_human_activity(locked)
         _touch(locked, message, inbound=False)
         events.message_created(message)
         events.conversation_updated(locked)
@@ -688,8 +690,11 @@ def _apply_from_me(conversation: Conversation, message: Message, created: bool) 
         conversation.save(update_fields=fields)
     _touch(conversation, message, inbound=False)
     events.message_created(message)
-    from .bot import bot_set_human_active
+    from .bot import bot_set_human_active, bot_touch_human_activity
 
-    bot_set_human_active(conversation)
+    if conversation.bot_state == BotState.HUMAN_ACTIVE:
+        bot_touch_human_activity(conversation)
+    else:
+        bot_set_human_active(conversation)
     events.conversation_updated(conversation)
     return message

@@ -24,7 +24,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Connection
         fields = ["id", "name", "provider", "status", "last_error", "phone_number", "instance_name", "waba_id",
-                  "default_team", "default_agent_id", "is_active", "has_qr", "qr_updated_at", "webhook_url",
+                  "default_team", "default_assistant", "is_active", "has_qr", "qr_updated_at", "webhook_url",
                   "verify_token", "credentials", "created_at", "last_seen_at"]
         read_only_fields = fields
 
