@@ -33,6 +33,8 @@ test: $(VENV)/.installed-test system-deps
 bench: $(VENV)/.installed-test
 	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/provision.py
 	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/ingest.py
+	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/retrieval.py
+	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/turn.py
 
 migrate: $(VENV)/.installed-run
 	$(PY) manage.py migrate_schemas
@@ -42,7 +44,7 @@ seed: $(VENV)/.installed-run
 
 ## Refresh the gettext catalogs from the code (needs gettext), then fill the new entries.
 messages: $(VENV)/.installed-run
-	$(PY) manage.py makemessages -l pt_BR -l en -l es --ignore=.venv --ignore=node_modules --ignore=var
+	$(PY) manage.py makemessages -l pt_BR -l en -l es --ignore=.venv --ignore=node_modules --ignore=var --ignore=static
 
 ## Rebuild static/dist from package.json (needs Node.js; the output is committed).
 frontend:

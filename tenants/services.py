@@ -1,6 +1,7 @@
 """Writes for tenants: provisioning by cloning the template schema, status changes."""
 from __future__ import annotations
 
+import logging
 import re
 
 from django.conf import settings
@@ -108,9 +109,25 @@ def tenant_update_profile(*, tenant: Tenant, **fields) -> Tenant:
         if key not in allowed:
             raise ValueError(key)
         setattr(tenant, key, value)
+    language_changed = "language" in fields and Tenant.objects.filter(pk=tenant.pk).exclude(
+        language=fields["language"]).exists()
     tenant.full_clean(exclude=["schema_name", "plan"])
     tenant.save(update_fields=list(fields))
+    if language_changed:
+        # the knowledge base's full-text vectors are built in the tenant's language
+        schema = tenant.schema_name
+        transaction.on_commit(lambda: _reindex_knowledge(schema))
     return tenant
+
+
+def _reindex_knowledge(schema: str) -> None:
+    from apps.knowledge.tasks import reindex_language
+
+    try:
+        with schema_context(schema):
+            reindex_language.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - broker down: the search still works, in the old language
+        logging.getLogger(__name__).warning("knowledge reindex for %s not enqueued", schema)
 
 
 def ensure_public_tenant() -> Tenant:

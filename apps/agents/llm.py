@@ -7,6 +7,7 @@ pipeline retries once, on purpose, and a 401 is never retried. API keys never re
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -112,8 +113,15 @@ def _translate(exc: Exception) -> LLMError:
     return LLMError(f"{exc.__class__.__name__}: {exc}")
 
 
+@functools.lru_cache(maxsize=64)
+def _sdk(base_url: str, api_key: str, timeout: float) -> openai.OpenAI:
+    """The SDK client per endpoint, key and timeout, kept by the process: building one sets up TLS
+    (~25 ms) and a kept one reuses its connections."""
+    return openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0)
+
+
 class LLMClient:
-    """One configured endpoint. Cheap to build; make one per turn."""
+    """One configured endpoint. Cheap to build (the SDK client underneath is shared)."""
 
     def __init__(self, *, base_url: str, api_key: str, model: str, timeout: float = 30,
                  temperature: float = 0.3, max_tokens: int = 600, embedding_model: str = ""):
@@ -123,8 +131,7 @@ class LLMClient:
         self.temperature = float(temperature)
         self.max_tokens = int(max_tokens)
         self.embedding_model = embedding_model
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "none", timeout=self.timeout,
-                                     max_retries=0)
+        self._client = _sdk(self.base_url, api_key or "none", self.timeout)
 
     def __repr__(self):  # never the key
         return f"LLMClient({self.base_url!r}, model={self.model!r})"
@@ -181,8 +188,33 @@ class LLMClient:
         return [list(row.embedding) for row in rows]
 
 
+class LLMEndpointRefused(LLMBadRequest):
+    """The base URL points at a private or local network (refused unless
+    settings.AI_ALLOW_PRIVATE_ENDPOINTS): a tenant must not reach our internal services."""
+
+    code = "endpoint_refused"
+
+
+def endpoint_refusal(base_url: str) -> str:
+    """Why ``base_url`` may not be called ("" when it may)."""
+    from django.conf import settings
+
+    if settings.AI_ALLOW_PRIVATE_ENDPOINTS:
+        return ""
+    from apps.knowledge.fetch import UrlRefused, address_is_public, check_url
+
+    try:
+        check_url(base_url, address_allowed=address_is_public)
+    except UrlRefused as exc:
+        return str(exc)
+    return ""
+
+
 def client_for(provider, *, timeout: float | None = None) -> LLMClient:
-    """The client of a ``ModelProvider`` row."""
+    """The client of a ``ModelProvider`` row (LLMEndpointRefused for a private address)."""
+    refusal = endpoint_refusal(provider.base_url)
+    if refusal:
+        raise LLMEndpointRefused(refusal)
     return LLMClient(base_url=provider.base_url, api_key=provider.api_key, model=provider.model,
                      timeout=timeout or provider.timeout_seconds, temperature=float(provider.temperature),
                      max_tokens=provider.max_tokens, embedding_model=provider.embedding_model)

@@ -38,4 +38,9 @@ def embedding_client() -> LLMClient | None:
     provider = default_provider()
     if provider is None or not provider.has_key or not provider.embedding_model:
         return None
-    return client_for(provider)
+    from .llm import LLMError
+
+    try:
+        return client_for(provider)
+    except LLMError:  # an endpoint refused (private network): search stays full-text
+        return None

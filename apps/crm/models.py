@@ -27,6 +27,9 @@ class Contact(models.Model):
     phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True)
     email = models.EmailField(_("email"), blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    # What the business asks its customers beyond name and email (city, CPF, birthday...):
+    # key -> text, written by staff or by the assistant's save_contact_data tool.
+    custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
     tags = models.ManyToManyField(Tag, related_name="contacts", blank=True, verbose_name=_("tags"))
     created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

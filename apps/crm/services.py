@@ -112,6 +112,19 @@ def contact_update(contact: Contact, **fields) -> Contact:
     return contact
 
 
+def contact_set_custom(contact: Contact, values: dict[str, str]) -> Contact:
+    """Merge ``values`` into the contact's custom fields (an empty value removes the key)."""
+    merged = dict(contact.custom_fields or {})
+    for key, value in values.items():
+        if value in ("", None):
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    contact.custom_fields = merged
+    contact.save(update_fields=["custom_fields", "updated_at"])
+    return contact
+
+
 def contact_add_note(contact: Contact, *, text: str, author=None) -> ContactNote:
     text = (text or "").strip()
     if not text:

@@ -154,7 +154,7 @@ def _chat_context(request, conversation: Conversation) -> dict:
     return {
         "conversation": conversation,
         "contact": contact,
-        "messages": _present(page.messages),
+        "chat_messages": _present(page.messages),
         "has_more": page.has_more,
         "can_reply": selectors.inbox_can_reply(request.user),
         "window": window,
@@ -267,7 +267,7 @@ def message_list(request, pk: int):
         return _json_error([_("The message cursor must be a message id.")])
     page = selectors.message_history(conversation=conversation, before=before, after=after)
     response = render(request, "inbox/partials/messages.html", {
-        "messages": _present(page.messages), "conversation": conversation,
+        "chat_messages": _present(page.messages), "conversation": conversation,
         "can_reply": selectors.inbox_can_reply(request.user)})
     response["X-Has-More"] = "1" if page.has_more else "0"
     return response

@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
         "ConversationStatusEnum": "apps.inbox.models.ConversationStatus",
         "ConnectionStatusEnum": "apps.whatsapp.models.ConnectionStatus",
         "MessageStatusEnum": "apps.inbox.models.MessageStatus",
+        "DocumentStatusEnum": "apps.knowledge.models.DocumentStatus",
     },
 }
 
@@ -284,6 +285,9 @@ KNOWLEDGE_URL_MAX_BYTES = env.int("KNOWLEDGE_URL_MAX_BYTES", default=5 * 1024 * 
 KNOWLEDGE_URL_ALLOW_PRIVATE = False
 KNOWLEDGE_CHUNK_CHARS = 800
 KNOWLEDGE_CHUNK_OVERLAP = 160
+# Model endpoints on private / loopback addresses (a self-hosted Ollama on the same network) are
+# refused unless this is on: a tenant's base URL must not reach our internal services.
+AI_ALLOW_PRIVATE_ENDPOINTS = env.bool("AI_ALLOW_PRIVATE_ENDPOINTS", default=False)
 # An AI turn: at most this many model<->tool round trips; backoff before the one retry.
 AI_MAX_TOOL_STEPS = 4
 AI_RETRY_BACKOFF_SECONDS = env.float("AI_RETRY_BACKOFF_SECONDS", default=2.0)

@@ -9,4 +9,5 @@ os.environ.setdefault("DEBUG", "true")
 
 from .base import *  # noqa: E402,F403
 
+AI_ALLOW_PRIVATE_ENDPOINTS = env.bool("AI_ALLOW_PRIVATE_ENDPOINTS", default=True)  # noqa: F405 - a local Ollama
 CSRF_TRUSTED_ORIGINS = CSRF_TRUSTED_ORIGINS or ["http://*.localhost:8000", "http://localhost:8000"]  # noqa: F405

@@ -13,3 +13,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, te
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CSRF_TRUSTED_ORIGINS = ["http://*.localhost", "http://localhost"]
 AI_RETRY_BACKOFF_SECONDS = 0.05
+AI_ALLOW_PRIVATE_ENDPOINTS = True  # the fake OpenAI server runs on 127.0.0.1

@@ -654,6 +654,60 @@
     });
   });
 
+  // ---- "Why this answer?" and "Summarize conversation": one side drawer ----------------------
+
+  function openDrawer(title, request) {
+    var dialog = document.getElementById("inbox-drawer");
+    if (!dialog || typeof dialog.showModal !== "function") return false; // the link opens a new tab instead
+    var body = dialog.querySelector("[data-drawer-body]");
+    var loading = dialog.querySelector("template[data-drawer-loading]");
+    dialog.querySelector("[data-drawer-title]").textContent = title || "";
+    body.innerHTML = "";
+    if (loading) body.appendChild(loading.content.cloneNode(true));
+    body.setAttribute("aria-busy", "true");
+    if (!dialog.open) dialog.showModal();
+    icons();
+    function fail() {
+      body.innerHTML = "";
+      var p = document.createElement("p");
+      p.className = "alert alert-error";
+      p.textContent = dialog.dataset.textError || root.dataset.textNetwork;
+      body.appendChild(p);
+    }
+    request.then(function (response) {
+      // our fragments explain their own upstream errors (502/503); anything else is a page, not a fragment
+      if (!response.ok && response.status !== 502 && response.status !== 503) { fail(); return; }
+      return response.text().then(function (html) {
+        if (!dialog.isConnected) return;
+        body.innerHTML = html;
+        icons();
+      });
+    }).catch(fail).then(function () { body.removeAttribute("aria-busy"); });
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var dialog = document.getElementById("inbox-drawer");
+    if (dialog && dialog.open && (event.target === dialog || event.target.closest("[data-drawer-close]"))) {
+      dialog.close();
+      return;
+    }
+    var why = event.target.closest("[data-why-url]");
+    if (why && root.contains(why)) {
+      if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+      if (openDrawer(why.textContent.trim(), get(why.dataset.whyUrl))) event.preventDefault();
+      return;
+    }
+    var summary = event.target.closest("[data-summary-url]");
+    if (summary && root.contains(summary)) {
+      event.preventDefault();
+      if (summary.disabled) return;
+      summary.disabled = true;
+      openDrawer(summary.getAttribute("aria-label"), post(summary.dataset.summaryUrl));
+      setTimeout(function () { summary.disabled = false; }, 1500);
+    }
+  });
+
   // ---- sound and desktop notification --------------------------------------------------------
 
   function alertsOn() {

@@ -142,6 +142,9 @@ def test_chat_shows_bubbles_events_and_marks_read(tenant, owner_client, owner, w
     assert "number not on WhatsApp" in html and as_shown(response, "Retry") in html
     assert (as_shown(response, "Assigned to %(agent)s (%(team)s)") % {"agent": "Bruno Lima", "team": "Vendas"}) in html
     assert as_shown(response, "Today") in html  # date separator
+    # the chat history is not mistaken for the page's flash messages (it once showed each message
+    # as an alert reading "Message object (6)")
+    assert "Message object" not in html
     with schema_context("alpha"):
         conv.refresh_from_db()
         assert conv.unread_count == 0
@@ -341,3 +344,15 @@ def test_cloud_api_window_shows_time_left_then_only_templates(tenant, owner_clie
         message = Message.objects.get(conversation=closed, sender_kind="human")
         assert (message.type, message.payload) == ("template", {"name": "pedido_pronto", "language": "pt_BR",
                                                                 "variables": ["Caco Closed"]})
+
+
+def test_panel_shows_the_contacts_email_and_custom_fields(tenant, owner_client, world):
+    conv = world["mine"]
+    with schema_context("alpha"):
+        from apps.crm.services import contact_set_custom, contact_update
+
+        contact_update(conv.contact, email="maria@exemplo.com")
+        contact_set_custom(conv.contact, {"city": "Campinas", "cpf": "123.456.789-00"})
+    html = owner_client.get(f"/inbox/c/{conv.pk}/panel/").content.decode()
+    details = html.split('data-testid="contact-details"', 1)[1].split("</section>", 1)[0]
+    assert "maria@exemplo.com" in details and "Campinas" in details and "123.456.789-00" in details
