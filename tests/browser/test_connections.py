@@ -9,27 +9,11 @@ import secrets
 import pytest
 
 from .conftest import SCREENSHOTS
+from .helpers import no_horizontal_scroll as _no_horizontal_scroll
+from .helpers import sign_in as _sign_in
+from .helpers import watch as _watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
-
-
-def _watch(page, problems: list[str]) -> None:
-    page.on("pageerror", lambda error: problems.append(f"JS error: {error}"))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 500 or ("/static/" in r.url and r.status >= 400) else None)
-
-
-def _sign_in(page, base: str, email: str, password: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.press("input[name=password]", "Enter")
-
-
-def _no_horizontal_scroll(page) -> None:
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"page is wider than the screen: {width}"
 
 
 @pytest.mark.parametrize("width,height", [(1280, 800), (375, 812)])

@@ -10,17 +10,12 @@ import pytest
 from django.db import connection
 
 from .conftest import SCREENSHOTS
+from .helpers import watch as _watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 DEMO_AGENT = ("agente@3afrios.com.br", "demo12345")
 LIVE = 15_000  # ms: generous, the events arrive in well under a second
-
-
-def _watch(page, problems: list[str]) -> None:
-    page.on("pageerror", lambda error: problems.append(f"JS error: {error}"))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 500 or ("/static/" in r.url and r.status >= 400) else None)
 
 
 def _sign_in(browser, base: str, email: str, password: str, **context_options):

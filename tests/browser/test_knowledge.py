@@ -14,33 +14,14 @@ import pytest
 from django.db import connection
 
 from .conftest import SCREENSHOTS
+from .helpers import no_horizontal_scroll as _no_horizontal_scroll
+from .helpers import sign_in as _sign_in
+from .helpers import watch as _watch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 SCHEMA = "3afrios"
 LIVE = 15_000  # ms; the status polls every second
-
-
-def _watch(page, problems: list[str]) -> None:
-    page.on("pageerror", lambda error: problems.append(f"JS error: {error}"))
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 500 or ("/static/" in r.url and r.status >= 400) else None)
-
-
-def _sign_in(page, base: str, email: str, password: str) -> None:
-    page.goto(base + "/accounts/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", password)
-    with page.expect_navigation():
-        page.press("input[name=password]", "Enter")
-
-
-def _no_horizontal_scroll(page) -> None:
-    # against the configured width: a phone browser widens its layout viewport (innerWidth) to
-    # content that overflows, so innerWidth alone would hide the problem
-    screen = page.viewport_size["width"]
-    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= screen and width[1] <= screen, f"page is wider than the {screen} px screen: {width}"
 
 
 def _pt(number: int) -> str:
