@@ -13,6 +13,8 @@ const files = {
   "htmx.min.js": require.resolve("htmx.org/dist/htmx.min.js"),
   "alpine.min.js": require.resolve("alpinejs/dist/cdn.min.js"),
   "lucide.min.js": require.resolve("lucide/dist/umd/lucide.min.js"),
+  // charts of the dashboard (loaded only on the pages that draw them)
+  "chart.umd.min.js": join(root, "node_modules", "chart.js", "dist", "chart.umd.min.js"),
   "fonts/inter-latin-wght-normal.woff2": join(
     root, "node_modules", "@fontsource-variable", "inter", "files", "inter-latin-wght-normal.woff2",
   ),

@@ -12,6 +12,8 @@ api_v1 = [
     path("", include("apps.inbox.api.urls")),
     path("knowledge/", include("apps.knowledge.api.urls")),
     path("ai/", include("apps.agents.api.urls")),
+    path("store/", include("apps.store.api.urls")),
+    path("analytics/", include("apps.analytics.api.urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +29,9 @@ urlpatterns = [
     path("whatsapp/", include("apps.whatsapp.urls")),
     path("knowledge/", include("apps.knowledge.urls")),
     path("ai/", include("apps.agents.urls")),
+    path("store/", include("apps.store.urls")),
+    path("overview/", include("apps.analytics.urls")),
+    path("hooks/mercadopago/", include("apps.store.payments.urls")),
     path("", include("apps.core.urls")),
 ]
 if settings.DEBUG:

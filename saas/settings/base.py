@@ -63,6 +63,8 @@ TENANT_APPS = [
     "apps.inbox",
     "apps.knowledge",
     "apps.agents",
+    "apps.store",
+    "apps.analytics",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [a for a in TENANT_APPS if a not in SHARED_APPS]
 
@@ -208,6 +210,8 @@ SPECTACULAR_SETTINGS = {
         "ConnectionStatusEnum": "apps.whatsapp.models.ConnectionStatus",
         "MessageStatusEnum": "apps.inbox.models.MessageStatus",
         "DocumentStatusEnum": "apps.knowledge.models.DocumentStatus",
+        "OrderStatusEnum": "apps.store.models.OrderStatus",
+        "PaymentStatusEnum": "apps.store.models.PaymentStatus",
     },
 }
 
@@ -294,6 +298,11 @@ AI_RETRY_BACKOFF_SECONDS = env.float("AI_RETRY_BACKOFF_SECONDS", default=2.0)
 # Longest WhatsApp message the assistant sends in one piece; longer replies are split.
 AI_REPLY_MAX_CHARS = 1000
 
+# --- store ------------------------------------------------------------------------------------------
+# Mercado Pago API (Pix); each tenant's access token is stored encrypted in its StoreSettings.
+MERCADOPAGO_API_URL = env("MERCADOPAGO_API_URL", default="https://api.mercadopago.com")
+MERCADOPAGO_HTTP_TIMEOUT = env.float("MERCADOPAGO_HTTP_TIMEOUT", default=15)
+
 CELERY_BEAT_SCHEDULE = {
     # Each runs in the public schema and fans out one task per live tenant (apps.core.tasks).
     "message-path-sweep": {
@@ -310,6 +319,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.fan_out",
         "schedule": 300.0,
         "kwargs": {"task_name": "agents.usage_rollup", "jitter_seconds": 60},
+    },
+    "store-sweep": {  # abandoned carts, rating requests, idle WhatsApp orders (stored due times)
+        "task": "core.fan_out",
+        "schedule": 60.0,
+        "kwargs": {"task_name": "store.sweep", "jitter_seconds": 10},
     },
     "message-retention": {  # nightly: delete message content older than the tenant's retention
         "task": "core.fan_out",

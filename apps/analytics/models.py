@@ -1,0 +1,1 @@
+"""No tables: the dashboard reads the store's; SQL views for Metabase come from migrations."""
