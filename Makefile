@@ -35,6 +35,7 @@ bench: $(VENV)/.installed-test
 	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/ingest.py
 	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/retrieval.py
 	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/turn.py
+	DJANGO_SETTINGS_MODULE=saas.settings.test $(PY) bench/dashboard.py
 
 migrate: $(VENV)/.installed-run
 	$(PY) manage.py migrate_schemas

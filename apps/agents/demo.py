@@ -36,7 +36,7 @@ DOCUMENTS = [
 Horário de funcionamento da 3A Frios
 
 A loja abre de segunda a sexta-feira das 8h às 19h, sem fechar para o almoço.
-Aos sábados funcionamos das 8h às 14h. Aos domingos e feriados a loja fica fechada.
+Aos sábados funcionamos das 8h às 14h e aos domingos das 8h às 12h. Nos feriados a loja fica fechada.
 
 O atendimento pelo WhatsApp acompanha o horário da loja. Mensagens enviadas fora do horário são
 respondidas assim que abrirmos.
@@ -55,7 +55,7 @@ próprio. Vocês podem pedir entrega para casa ou para o trabalho.
 
 Taxas de entrega por bairro:
 - Centro: taxa de entrega de R$ 5,00 (entrega grátis no Centro para pedidos acima de R$ 80,00).
-- Jardins, Vila Nova e Bela Vista: taxa de entrega de R$ 8,00.
+- Jardins, Vila Nova Conceição e Bela Vista: taxa de entrega de R$ 8,00.
 - Santa Cecília, Aclimação e Vila Mariana: taxa de entrega de R$ 12,00.
 - Outros bairros: consulte a equipe; entregamos em até 10 km da loja.
 
@@ -119,7 +119,10 @@ def seed_demo_assistant(tenant) -> None:
         assistant = Assistant.objects.create(
             name=ASSISTANT_NAME, description="Atendimento e pedidos da 3A Frios pelo WhatsApp",
             purpose=Purpose.ORDERS, tone=Tone.CASUAL, master_prompt=MASTER_PROMPT,
-            is_default=not Assistant.objects.filter(is_default=True).exists(), provider=None)
+            is_default=not Assistant.objects.filter(is_default=True).exists(), provider=None,
+            # as the knowledge base says: Mon-Fri 8-19 h, Saturday 8-14 h, Sunday 8-12 h
+            business_hours={**{str(d): [["08:00", "19:00"]] for d in range(5)}, "5": [["08:00", "14:00"]],
+                            "6": [["08:00", "12:00"]]})
     _seed_documents()
     # the demo number(s) answer with this assistant unless staff chose another
     Connection.objects.filter(default_assistant__isnull=True).update(default_assistant=assistant)

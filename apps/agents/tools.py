@@ -26,6 +26,9 @@ class ToolContext:
     decision: Any = None
     notes: list[str] = field(default_factory=list)
     handed_off: bool = False
+    handoff_reason: str = ""
+    # An ordering tool's card for staff ({"order_id", "card", "order"}): the reply carries it.
+    order_card: dict | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ class CoreConfig(AppConfig):
     def ready(self):
         from .navigation import NavItem, register_nav
 
-        register_nav(NavItem("home", _("Home"), "core:home", icon="layout-dashboard", order=0))
+        register_nav(NavItem("home", _("Home"), "core:home", icon="layout-dashboard", order=0,
+                             hidden_for="analytics.view"))  # their home is the Overview
         register_nav(NavItem("company", _("Company"), "core:company", icon="building-2",
                              capability="company.manage", section="settings", order=10))

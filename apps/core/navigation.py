@@ -15,6 +15,7 @@ class NavItem:
     capability: str | None = None  # roles.user_can(user, capability) must hold to see it
     section: str = "main"  # "main" or "settings"
     order: int = 100
+    hidden_for: str | None = None  # hidden from users with this capability (they have a better entry)
 
 
 _REGISTRY: dict[str, NavItem] = {}
@@ -30,6 +31,8 @@ def nav_for(user, current_path: str = "") -> dict[str, list[dict]]:
     sections: dict[str, list[dict]] = {"main": [], "settings": []}
     for item in sorted(_REGISTRY.values(), key=lambda i: (i.order, i.key)):
         if item.capability and not user_can(user, item.capability):
+            continue
+        if item.hidden_for and user_can(user, item.hidden_for):
             continue
         try:
             url = reverse(item.url_name)

@@ -31,6 +31,14 @@ def ready(request):
 
 @login_required
 def home(request):
+    """The tenant's home: the Visão Geral for those who may see it; agents go to their inbox;
+    anyone else gets the getting-started page."""
+    if user_can(request.user, "analytics.view"):
+        from apps.analytics.views import overview_response
+
+        return overview_response(request)
+    if user_can(request.user, "conversations.reply"):
+        return redirect("inbox:index")
     return render(request, "core/home.html", {
         "can_manage_company": user_can(request.user, "company.manage"),
         "can_manage_team": user_can(request.user, "team.manage"),

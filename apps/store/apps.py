@@ -20,15 +20,16 @@ class StoreConfig(AppConfig):
                              order=26))
         register_nav(NavItem("store_settings", _("Store settings"), "store:settings", icon="store",
                              capability="store.manage", section="settings", order=30))
-        try:
-            from . import tools  # noqa: F401 - the assistant's ordering tools
-        except ImportError:
-            pass
-        try:
-            from .demo import seed_demo_store
-        except ImportError:
-            return
+        from apps.inbox.turns import register_turn_handler
+
+        from . import tools  # noqa: F401 - the assistant's ordering tools
+        from .services.jobs import RatingTurnHandler
+
+        # a "5" answering the rating question is the store's, before the assistant sees it
+        register_turn_handler(RatingTurnHandler(), first=True)
         from apps.core.management.commands.seed_demo import demo_seeders
+
+        from .demo import seed_demo_store
 
         if seed_demo_store not in demo_seeders:
             demo_seeders.append(seed_demo_store)

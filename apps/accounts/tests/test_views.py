@@ -198,7 +198,8 @@ def test_password_change_keeps_session(tenant, agent, agent_client):
                                        "new_password2": NEW_PASSWORD}, follow=True)
     assert response.status_code == 200
     assert _t(response, _("Your password was changed.")) in _messages(response)
-    assert agent_client.get("/").status_code == 200  # still signed in
+    home = agent_client.get("/")  # still signed in: an agent's home is the inbox, not the login page
+    assert (home.status_code, home.url) == (302, "/inbox/")
     assert _in(tenant, lambda: User.objects.get(pk=agent.pk).check_password(NEW_PASSWORD))
 
 

@@ -95,6 +95,7 @@ class TurnRun:
     decision: object = None
     first_turn: bool = False
     presence_sent: bool = False
+    card: dict | None = None  # an ordering tool's card for staff ({"order_id", "card", "order"}), on the reply
 
     @property
     def day(self):
@@ -384,6 +385,7 @@ def _generative(run: TurnRun, small_talk: bool) -> bool:
             content = record["result"] if record["ok"] else {"error": record["error"]}
             messages.append({"role": "tool", "tool_call_id": call.id,
                              "content": json.dumps(content, ensure_ascii=False, default=str)})
+        run.card = getattr(context, "order_card", None)
         if context.handed_off:
             said = _safe_text(run, result.content, system=system, canary=canary)
             why = getattr(context, "handoff_reason", "") or "requested"
@@ -689,11 +691,14 @@ def _conclude(run: TurnRun, *, action: str, reason: str, replies: list[str], han
                                day=run.day)
             return True
         payload = {"decision_id": run.decision.pk}
-        for text in replies:
-            for piece in prompts.split_reply(prompts.strip_invisible(text), int(settings.AI_REPLY_MAX_CHARS)):
-                message = _send(conversation, piece, payload, errors)
-                if message is not None:
-                    sent.append(message)
+        pieces = [piece for text in replies
+                  for piece in prompts.split_reply(prompts.strip_invisible(text), int(settings.AI_REPLY_MAX_CHARS))]
+        for i, piece in enumerate(pieces):
+            # an ordering tool's cart card rides on the last piece only: staff see it once, under the reply
+            card = run.card if run.card and i == len(pieces) - 1 else {}
+            message = _send(conversation, piece, {**payload, **card}, errors)
+            if message is not None:
+                sent.append(message)
         if not handoff and replies and not sent:
             handoff, action, reason = True, DecisionAction.ERROR, "send_failed"
         if handoff:
