@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Team
 from apps.knowledge.models import Document
+from apps.core.forms import StyledMixin
 
 from .defaults import MESSAGE_FIELDS, default_messages
 from .models import Assistant, DecisionAction, ModelProvider, Purpose, Tone
@@ -23,36 +24,6 @@ COMMON_TIME_ZONES = ("America/Sao_Paulo", "America/Manaus", "America/Belem", "Am
                      "America/Rio_Branco", "America/Noronha", "America/Argentina/Buenos_Aires", "America/Santiago",
                      "America/Bogota", "America/Lima", "America/Mexico_City", "America/New_York", "Europe/Lisbon",
                      "Europe/Madrid", "UTC")
-
-
-class StyledMixin:
-    """Text inputs and selects get the shared ``input`` look (44 px touch targets)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, (forms.CheckboxInput, forms.RadioSelect, forms.CheckboxSelectMultiple)):
-                continue
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} input w-full min-h-11".strip()
-
-    def full_clean(self):
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
-
-    def add_service_errors(self, exc: ValidationError, mapping: dict | None = None) -> None:
-        """A service's ValidationError onto the form: per field when it names one, else on top."""
-        mapping = mapping or {}
-        if hasattr(exc, "error_dict"):
-            for field, messages in exc.message_dict.items():
-                target = mapping.get(field, field)
-                for message in messages:
-                    self.add_error(target if target in self.fields else None, message)
-        else:
-            for message in exc.messages:
-                self.add_error(None, message)
 
 
 def _time_input():

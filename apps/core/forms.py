@@ -103,3 +103,38 @@ class PreferencesForm(forms.Form):
         if not self.errors and not data.get("theme") and not data.get("language"):
             raise forms.ValidationError(_("Choose a theme or a language."))
         return data
+
+
+class StyledMixin:
+    """Text inputs and selects get the shared ``input`` look (full width, 44 px touch targets);
+    fields with errors get aria-invalid; ``add_service_errors`` puts a service's ValidationError on
+    the form (per field when it names one, else on top)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, (forms.CheckboxInput, forms.RadioSelect, forms.CheckboxSelectMultiple)):
+                continue
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} input w-full min-h-11".strip()
+
+    def full_clean(self):
+        super().full_clean()
+        self._mark_invalid()
+
+    def _mark_invalid(self) -> None:
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs["aria-invalid"] = "true"
+
+    def add_service_errors(self, exc, mapping: dict | None = None) -> None:
+        mapping = mapping or {}
+        if hasattr(exc, "error_dict"):
+            for field, messages in exc.message_dict.items():
+                target = mapping.get(field, field)
+                for message in messages:
+                    self.add_error(target if target in self.fields else None, message)
+        else:
+            for message in exc.messages:
+                self.add_error(None, message)
+        self._mark_invalid()

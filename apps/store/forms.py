@@ -10,46 +10,14 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.forms import StyledMixin
+
 from .models import Category, Channel, MovementKind, OrderStatus, PaymentMethod, PaymentStatus, Unit
 from .selectors import OrderFilters
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_SALE_LINES = 100
-
-
-class StyledMixin:
-    """Text inputs and selects get the shared ``input`` look (44 px touch targets); fields with
-    errors get aria-invalid."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, (forms.CheckboxInput, forms.RadioSelect, forms.CheckboxSelectMultiple)):
-                continue
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} input".strip()
-
-    def full_clean(self):
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
-
-    def add_service_errors(self, exc: ValidationError, mapping: dict | None = None) -> None:
-        """A service's ValidationError onto the form: per field when it names one, else on top."""
-        mapping = mapping or {}
-        if hasattr(exc, "error_dict"):
-            for field, messages in exc.message_dict.items():
-                target = mapping.get(field, field)
-                for message in messages:
-                    self.add_error(target if target in self.fields else None, message)
-        else:
-            for message in exc.messages:
-                self.add_error(None, message)
-        for name in self.errors:
-            if name in self.fields:
-                self.fields[name].widget.attrs["aria-invalid"] = "true"
 
 
 def parse_decimal(value) -> Decimal | None:

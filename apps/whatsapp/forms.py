@@ -5,20 +5,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Team
+from apps.core.forms import StyledMixin
 
 from .models import Connection, Provider
-
-
-class StyledMixin:
-    """Text inputs and selects get the shared ``input`` look with 44 px touch targets."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, (forms.CheckboxInput, forms.RadioSelect, forms.CheckboxSelectMultiple)):
-                continue
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} input w-full min-h-11".strip()
 
 
 def _secret(label, help_text=""):
