@@ -383,6 +383,14 @@ def seed_demo_store(tenant, *, scale: int = 1) -> dict:
         add(_seed_chunk(chunk, plan=plan, catalogue=catalogue, zones=zones, tz=tz, now=now, ledger=None))
     created["orders"] += _seed_conversation_orders(catalogue, zones, now, tz)
     _enable_ordering_tools()
+    if created["orders"]:
+        # fresh planner statistics: right after a bulk load (before autovacuum gets to it) the
+        # dashboard's and the views' joins would otherwise be planned for empty tables
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE store_order, store_orderitem, store_orderevent, store_stockmovement, "
+                           "store_product, store_customerprofile, store_address")
     created["seconds"] = round(time.monotonic() - started, 2)
     log.info("store demo seeded: %s", created)
     return created
