@@ -6,10 +6,10 @@ from django.conf import settings
 from django_tenants.utils import schema_context
 
 EXPECTED = {
-    # language -> (sidebar "Home", login button "Sign in")
-    "pt-br": ("Início", "Entrar"),
-    "en": ("Home", "Sign in"),
-    "es": ("Inicio", "Iniciar sesión"),
+    # language -> (the Admin's home page title "Overview", login button "Sign in")
+    "pt-br": ("Visão geral", "Entrar"),
+    "en": ("Overview", "Sign in"),
+    "es": ("Resumen", "Iniciar sesión"),
 }
 
 

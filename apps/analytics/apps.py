@@ -12,5 +12,6 @@ class AnalyticsConfig(AppConfig):
         from apps.core.navigation import NavItem, register_nav
 
         register_capability("analytics.view", {Role.SUPERVISOR, Role.ANALYST})
-        register_nav(NavItem("overview", _("Overview"), "analytics:overview", icon="layout-dashboard",
+        # "/" shows the Overview to these users (apps.core.views.home), so the entry points there
+        register_nav(NavItem("overview", _("Overview"), "core:home", icon="layout-dashboard",
                              capability="analytics.view", order=1))
