@@ -39,6 +39,8 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from .base import LocalHTTPFake
+
 VERSION = "v21.0"
 ACCESS_TOKEN = "EAAGfake-system-user-token"
 APP_SECRET = "f4k3-app-secret-0123456789abcdef"
@@ -96,7 +98,7 @@ def approved_template(name: str, body: str, *, language: str = "pt_BR", category
 
 
 @dataclass
-class FakeGraphApi:
+class FakeGraphApi(LocalHTTPFake):
     access_token: str = ACCESS_TOKEN
     phone_number_id: str = PHONE_NUMBER_ID
     display_phone_number: str = DISPLAY_PHONE_NUMBER
@@ -113,43 +115,6 @@ class FakeGraphApi:
         self._failures: list[_Failure] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-
-    # --- life ----------------------------------------------------------------------------
-    def start(self) -> "FakeGraphApi":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _handle(self):
-                fake._dispatch(self)
-
-            do_GET = do_POST = do_DELETE = _handle
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- scripting -----------------------------------------------------------------------
     def fail_next(self, times: int = 1, *, status: int = 500, body: dict | None = None, delay: float = 0.0) -> None:

@@ -46,6 +46,8 @@ from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from .base import LocalHTTPFake
+
 ACCESS_TOKEN = "APP_USR-1234567890123456-010203-fakeaccesstoken0123456789abcdef-123456789"
 USER_ID = 123456789
 WEBHOOK_SECRET = "f4k3-mp-webhook-secret-abcdef0123456789"
@@ -127,7 +129,7 @@ class _ApiFailure(Exception):
 
 
 @dataclass
-class FakeMercadoPago:
+class FakeMercadoPago(LocalHTTPFake):
     accounts: dict = field(default_factory=lambda: {ACCESS_TOKEN: USER_ID})
     requests: list = field(default_factory=list)
     payments: dict = field(default_factory=dict)  # id (str) -> payment dict (as the API shows it)
@@ -139,43 +141,6 @@ class FakeMercadoPago:
         self._slow: list[float] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-
-    # --- life ----------------------------------------------------------------------------
-    def start(self) -> "FakeMercadoPago":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _handle(self):
-                fake._dispatch(self)
-
-            do_GET = do_POST = do_PUT = _handle
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- scripting -----------------------------------------------------------------------
     def add_account(self, token: str | None = None) -> str:
