@@ -110,9 +110,16 @@
     list.appendChild(row);
   }
 
+  // several events about one conversation fetch its row concurrently; only the newest request may
+  // draw it, or a slower, older answer would put a stale row (e.g. before an assignment) back
+  var rowRequests = {};
+
   function refreshRow(id) {
     var url = withFilters(root.dataset.baseUrl + "c/" + id + "/row/");
+    var ticket = (rowRequests[id] || 0) + 1;
+    rowRequests[id] = ticket;
     return get(url).then(function (response) {
+      if (rowRequests[id] !== ticket) return;
       var old = listEl() && listEl().querySelector('[data-conversation-row="' + id + '"]');
       if (response.status === 204 || response.status === 404) {
         if (old) old.remove();
@@ -121,6 +128,7 @@
       }
       if (!response.ok) return;
       return response.text().then(function (html) {
+        if (rowRequests[id] !== ticket) return;
         var row = fragment(html).firstElementChild;
         if (!row) return;
         if (old) old.replaceWith(row);
