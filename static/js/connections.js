@@ -30,10 +30,12 @@
       return;
     }
     var result = card.querySelector("[id^=test-result-]");
-    var kept = result ? result.innerHTML : "";
     window.htmx.ajax("GET", url(root.dataset.cardUrl, id), { target: card, swap: "outerHTML" }).then(function () {
+      // keep the answer of a Test the card was showing, read now: a Test answer may have been
+      // drawn into the old card while this re-read was on its way
+      var kept = result ? result.innerHTML : "";
       var fresh = document.querySelector("#connection-" + id + " [id^=test-result-]");
-      if (fresh && kept) fresh.innerHTML = kept;  // keep the answer of a Test the card was showing
+      if (fresh && kept && !fresh.innerHTML.trim()) fresh.innerHTML = kept;
     });
   }
 
