@@ -2,8 +2,32 @@
 whose requests all go to the fake's ``_dispatch(handler)``."""
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake received it."""
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes
+
+    @property
+    def json(self):
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class _Failure:
+    """A scripted error answer (status, body) after an optional delay."""
+    status: int
+    body: dict
+    delay: float = 0.0
 
 
 class LocalHTTPFake:

@@ -39,7 +39,7 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from .base import LocalHTTPFake
+from .base import LocalHTTPFake, RecordedRequest, _Failure
 
 VERSION = "v21.0"
 ACCESS_TOKEN = "EAAGfake-system-user-token"
@@ -69,24 +69,6 @@ def graph_error(message: str, *, code: int, type_: str = "OAuthException", subco
     return {"error": error}
 
 
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict
-    headers: dict
-    body: bytes
-
-    @property
-    def json(self):
-        return json.loads(self.body) if self.body else None
-
-
-@dataclass
-class _Failure:
-    status: int
-    body: dict
-    delay: float = 0.0
 
 
 def approved_template(name: str, body: str, *, language: str = "pt_BR", category: str = "UTILITY",

@@ -46,7 +46,7 @@ from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from .base import LocalHTTPFake
+from .base import LocalHTTPFake, RecordedRequest, _Failure
 
 ACCESS_TOKEN = "APP_USR-1234567890123456-010203-fakeaccesstoken0123456789abcdef-123456789"
 USER_ID = 123456789
@@ -101,24 +101,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(BRT).isoformat(timespec="milliseconds")
 
 
-@dataclass
-class RecordedRequest:
-    method: str
-    path: str
-    query: dict
-    headers: dict
-    body: bytes
-
-    @property
-    def json(self):
-        return json.loads(self.body) if self.body else None
-
-
-@dataclass
-class _Failure:
-    status: int
-    body: dict
-    delay: float = 0.0
 
 
 class _ApiFailure(Exception):
